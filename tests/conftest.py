@@ -30,6 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="use this cluster instead of the local control plane (default: $KUBECONFIG)",
     )
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite golden files under tests/unit/golden/ instead of comparing",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -142,7 +142,9 @@ async def test_crd_cel_rule_rejects_a_bad_object_with_its_message(
     try:
 
         async def established() -> bool:
-            live = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"])
+            live = await kube.get(
+                "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"]
+            )
             conditions = (live or {}).get("status", {}).get("conditions", [])
             return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
@@ -163,13 +165,19 @@ async def test_crd_cel_rule_rejects_a_bad_object_with_its_message(
                 raise
 
         await eventually(created, what="a valid Widget accepted")
-        bad = {**widget, "metadata": {"name": "bad", "namespace": namespace}, "spec": {"min": 5, "max": 2}}
+        bad = {
+            **widget,
+            "metadata": {"name": "bad", "namespace": namespace},
+            "spec": {"min": 5, "max": 2},
+        }
         with pytest.raises(ApiError) as caught:
             await kube.create(bad)
         assert caught.value.status == 422
         assert "min must not exceed max" in caught.value.message
     finally:
-        await kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"])
+        await kube.delete(
+            "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"]
+        )
 
 
 @pytest.mark.namespace_labels(RESTRICTED)
@@ -219,16 +227,26 @@ async def test_restricted_pod_security_rejects_a_privileged_pod(
 async def test_service_account_without_a_role_is_forbidden(
     kube: KubeClient, namespace: str, cluster: Cluster
 ) -> None:
-    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody", "namespace": namespace}}
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "nobody", "namespace": namespace},
+    }
     await kube.create(account)
     token_request = await kube.request(
         "POST",
         f"/api/v1/namespaces/{namespace}/serviceaccounts/nobody/token",
-        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 600}},
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 600},
+        },
     )
     token = token_request["status"]["token"]
     admin = kube.connection
-    as_nobody = Connection(server=admin.server, ca_file=admin.ca_file, insecure=admin.insecure, token=token)
+    as_nobody = Connection(
+        server=admin.server, ca_file=admin.ca_file, insecure=admin.insecure, token=token
+    )
     async with KubeClient(as_nobody) as client:
         who = await client.request(
             "POST",

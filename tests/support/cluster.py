@@ -26,7 +26,12 @@ class Cluster:
         """Run the project's kubectl against this cluster; stdout."""
         binary = ROOT / ".tools" / "bin" / "kubectl"
         result = subprocess.run(
-            [str(binary if binary.exists() else "kubectl"), "--kubeconfig", str(self.kubeconfig), *args],
+            [
+                str(binary if binary.exists() else "kubectl"),
+                "--kubeconfig",
+                str(self.kubeconfig),
+                *args,
+            ],
             capture_output=True,
             text=True,
             input=input,

@@ -54,7 +54,11 @@ def structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
                 out[key] = structural(value, defs)
         else:
             out[key] = value
-    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+    if (
+        out.get("type") == "object"
+        and "properties" not in out
+        and "additionalProperties" not in out
+    ):
         out["x-kubernetes-preserve-unknown-fields"] = True
     if out.get("x-kubernetes-preserve-unknown-fields"):
         out.setdefault("type", "object")
@@ -76,7 +80,7 @@ def openapi_schema() -> Schema:
     """The full ``openAPIV3Schema`` of a MicroService."""
     spec = _schema_of(v1alpha1.MicroServiceSpec)
     status = _schema_of(v1alpha1.MicroServiceStatus)
-    name_rule = f"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+    name_rule = "^[a-z]([-a-z0-9]*[a-z0-9])?$"
     return {
         "type": "object",
         "description": (v1alpha1.MicroService.__doc__ or "").strip(),

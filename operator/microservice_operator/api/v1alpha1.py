@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 GROUP = "microservice-operator.dev"
 VERSION = "v1alpha1"
@@ -27,8 +28,8 @@ IntOrString = Annotated[
 Quantity = Annotated[str | int, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
 
 
-def _cel(rule: str, message: str, **extra: str) -> dict[str, str]:
-    return {"rule": rule, "message": message, **extra}
+def _cel(rule: str, message: str) -> JsonDict:
+    return {"rule": rule, "message": message}
 
 
 class Model(BaseModel):
@@ -53,7 +54,7 @@ class EnvVar(Model):
     value_from: dict[str, Any] | None = Field(
         default=None, json_schema_extra={"x-kubernetes-preserve-unknown-fields": True}
     )
-    """Source for the value (secretKeyRef, configMapKeyRef, fieldRef, resourceFieldRef), as in a Pod."""
+    """Source of the value as in a Pod: secretKeyRef, configMapKeyRef, fieldRef, …"""
 
 
 class ResourceRequirements(Model):
@@ -100,12 +101,15 @@ class Autoscaling(Model):
         json_schema_extra={
             "x-kubernetes-validations": [
                 _cel(
-                    "!has(self.minReplicas) || !has(self.maxReplicas) || self.minReplicas <= self.maxReplicas",
+                    "!has(self.minReplicas) || !has(self.maxReplicas)"
+                    " || self.minReplicas <= self.maxReplicas",
                     "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
                 ),
                 _cel(
-                    "has(self.targetCPUUtilizationPercentage) || has(self.targetMemoryUtilizationPercentage)",
-                    "autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage",
+                    "has(self.targetCPUUtilizationPercentage)"
+                    " || has(self.targetMemoryUtilizationPercentage)",
+                    "autoscaling needs targetCPUUtilizationPercentage"
+                    " or targetMemoryUtilizationPercentage",
                 ),
             ]
         }
@@ -238,7 +242,9 @@ class MicroServiceSpec(Model):
     """Container port. The Service listens on 80 and forwards here."""
     replicas: int = Field(default=1, ge=0, le=1000)
     """Pod count while autoscaling is off (scale subresource: `kubectl scale ms/NAME`)."""
-    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=64)
+    command: list[Annotated[str, Field(max_length=4096)]] | None = Field(
+        default=None, max_length=64
+    )
     """Entrypoint override."""
     args: list[Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=256)
     """Arguments to the entrypoint."""
@@ -247,7 +253,9 @@ class MicroServiceSpec(Model):
     env_from: list[dict[str, Any]] | None = Field(
         default=None,
         max_length=64,
-        json_schema_extra={"items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+        json_schema_extra={
+            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        },
     )
     """ConfigMaps or Secrets whose keys become environment variables, as in a Pod."""
     resources: ResourceRequirements | None = None
@@ -334,9 +342,11 @@ class MicroServiceStatus(Model):
 class MicroService(Model):
     """A microservice declared once: workload, Service, autoscaling, budget, database."""
 
-    api_version: Literal["microservice-operator.dev/v1alpha1"] = API_VERSION
+    api_version: Literal["microservice-operator.dev/v1alpha1"] = (
+        "microservice-operator.dev/v1alpha1"
+    )
     """API version."""
-    kind: Literal["MicroService"] = KIND
+    kind: Literal["MicroService"] = "MicroService"
     """Kind."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """Standard object metadata."""

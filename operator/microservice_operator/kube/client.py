@@ -229,9 +229,7 @@ class KubeClient:
         meta = obj.get("metadata", {})
         res = await self.resource(obj["apiVersion"], obj["kind"])
         params = {"dryRun": "All"} if dry_run else None
-        return await self.request(
-            "POST", res.path(meta.get("namespace")), params=params, body=obj
-        )
+        return await self.request("POST", res.path(meta.get("namespace")), params=params, body=obj)
 
     async def apply(
         self, obj: Mapping[str, Any], *, force: bool = True, dry_run: bool = False
@@ -274,7 +272,11 @@ class KubeClient:
             await self.request(
                 "DELETE",
                 res.path(namespace, name),
-                body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation},
+                body={
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "propagationPolicy": propagation,
+                },
             )
         except ApiError as exc:
             if exc.not_found:

@@ -1,0 +1,43 @@
+"""Pure builders: typed MicroService -> child manifests. No kopf, no client.
+
+``build_children`` is the whole desired state of one MicroService; kinds it
+may omit (autoscaler, budget) are listed in ``OPTIONAL_KINDS`` so the
+reconciler can prune them when they are switched off.
+"""
+
+from __future__ import annotations
+
+from microservice_operator.builders.autoscaler import build_autoscaler
+from microservice_operator.builders.common import Manifest, Owner, selector_string, service_url
+from microservice_operator.builders.deployment import autoscaling_enabled, build_deployment
+from microservice_operator.builders.disruption import build_disruption_budget
+from microservice_operator.builders.service import build_service
+from microservice_operator.builders.serviceaccount import build_service_account
+
+CHILD_KINDS: tuple[tuple[str, str], ...] = (
+    ("v1", "ServiceAccount"),
+    ("v1", "Service"),
+    ("apps/v1", "Deployment"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("policy/v1", "PodDisruptionBudget"),
+)
+
+
+def build_children(owner: Owner) -> list[Manifest]:
+    """Every child the MicroService should have, in apply order."""
+    children = [build_service_account(owner), build_service(owner), build_deployment(owner)]
+    for optional in (build_autoscaler(owner), build_disruption_budget(owner)):
+        if optional is not None:
+            children.append(optional)
+    return children
+
+
+__all__ = [
+    "CHILD_KINDS",
+    "Manifest",
+    "Owner",
+    "autoscaling_enabled",
+    "build_children",
+    "selector_string",
+    "service_url",
+]

@@ -1,0 +1,125 @@
+"""`msop`: run the operator, render children offline, print the CRD."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pydantic
+import yaml
+
+from microservice_operator import __version__
+from microservice_operator.api import API_VERSION, KIND
+from microservice_operator.api.crd import crd_yaml
+from microservice_operator.builders import Owner, build_children
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `msop` command."""
+    parser = argparse.ArgumentParser(prog="msop", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"msop {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the operator")
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="namespace to watch (repeatable; glob patterns allowed); default: all namespaces",
+    )
+    run.add_argument(
+        "--liveness",
+        default="http://0.0.0.0:8080/healthz",
+        help="liveness endpoint URL, or '' to disable (default: %(default)s)",
+    )
+    run.add_argument("--log-format", choices=["json", "human"], default="json")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    render = commands.add_parser("render", help="print the children of MicroServices, no cluster")
+    render.add_argument(
+        "-f", "--filename", required=True, help="YAML file with MicroServices ('-': stdin)"
+    )
+    render.add_argument(
+        "-n", "--namespace", default="default", help="namespace when the file has none"
+    )
+
+    crd = commands.add_parser("crd", help="print (or write, or check) the generated CRD")
+    crd.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    crd.add_argument("--check", action="store_true", help="fail if --output differs (drift check)")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_operator(args.namespace, args.liveness, args.log_format, args.verbose)
+    if args.command == "render":
+        return render_file(args.filename, args.namespace, sys.stdout)
+    return write_crd(args.output, args.check)
+
+
+def write_crd(output: Path | None, check: bool) -> int:
+    """Print, write or check the CRD."""
+    text = crd_yaml()
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    if check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            sys.stderr.write(f"{output} is out of date: run `msop crd -o {output}`\n")
+            return 1
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    return 0
+
+
+def render_file(filename: str, namespace: str, out: TextIO) -> int:
+    """Print every child of every MicroService in a YAML file."""
+    source = sys.stdin.read() if filename == "-" else Path(filename).read_text(encoding="utf-8")
+    manifests: list[dict[str, Any]] = []
+    for doc in yaml.safe_load_all(source):
+        if not doc or doc.get("kind") != KIND or doc.get("apiVersion") != API_VERSION:
+            continue
+        meta = doc.setdefault("metadata", {})
+        meta.setdefault("namespace", namespace)
+        meta.setdefault("uid", "00000000-0000-0000-0000-000000000000")
+        try:
+            manifests.extend(build_children(Owner.from_body(doc)))
+        except pydantic.ValidationError as exc:
+            sys.stderr.write(f"MicroService {meta.get('name')}: {exc}\n")
+            return 1
+    out.write(yaml.safe_dump_all(manifests, sort_keys=False))
+    return 0
+
+
+def run_operator(namespaces: list[str], liveness: str, log_format: str, verbose: bool) -> int:
+    """Run the operator until interrupted."""
+    import kopf
+
+    from microservice_operator.handlers import register
+
+    kopf.configure(
+        verbose=verbose,
+        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    registry = kopf.OperatorRegistry()
+    register(registry)
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness or None,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

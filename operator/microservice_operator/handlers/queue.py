@@ -1,0 +1,107 @@
+"""A work queue of MicroService keys: coalescing, one worker per key, retry with backoff.
+
+Any event (the MicroService itself, or one of its children) only *triggers*
+its key. A key already being reconciled is marked dirty and reconciled once
+more afterwards, so bursts collapse into one pass over the latest state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+logger = logging.getLogger(__name__)
+
+BACKOFF_START = 0.5
+BACKOFF_MAX = 300.0
+
+
+class Requeue(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by a reconcile to run again after ``delay`` seconds (not an error)."""
+
+    def __init__(self, delay: float, why: str = "") -> None:
+        super().__init__(why or f"requeue in {delay} s")
+        self.delay = delay
+
+
+@dataclass
+class WorkQueue(Generic[K]):
+    """Run ``work(key)`` for triggered keys, at most ``concurrency`` at a time."""
+
+    work: Callable[[K], Awaitable[None]]
+    concurrency: int = 64
+    _running: dict[K, asyncio.Task[None]] = field(default_factory=dict)
+    _dirty: set[K] = field(default_factory=set)
+    _failures: dict[K, int] = field(default_factory=dict)
+    _timers: dict[K, asyncio.TimerHandle] = field(default_factory=dict)
+    _slots: asyncio.Semaphore | None = None
+
+    def trigger(self, key: K) -> None:
+        """Reconcile ``key`` soon (now, or right after the pass in flight)."""
+        timer = self._timers.pop(key, None)
+        if timer is not None:
+            timer.cancel()
+        if key in self._running:
+            self._dirty.add(key)
+            return
+        self._running[key] = asyncio.get_running_loop().create_task(self._run(key))
+
+    def trigger_later(self, key: K, delay: float) -> None:
+        """Reconcile ``key`` after ``delay`` seconds unless triggered sooner."""
+        if key in self._timers:
+            return
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(delay, self._fire, key)
+
+    def _fire(self, key: K) -> None:
+        self._timers.pop(key, None)
+        self.trigger(key)
+
+    @property
+    def in_flight(self) -> int:
+        """Keys being reconciled right now."""
+        return len(self._running)
+
+    async def _run(self, key: K) -> None:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.concurrency)
+        try:
+            while True:
+                self._dirty.discard(key)
+                async with self._slots:
+                    await self._once(key)
+                if key not in self._dirty:
+                    return
+        finally:
+            self._running.pop(key, None)
+
+    async def _once(self, key: K) -> None:
+        try:
+            await self.work(key)
+        except Requeue as again:
+            self._failures.pop(key, None)
+            self.trigger_later(key, again.delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(BACKOFF_START * 2 ** (failures - 1), BACKOFF_MAX)
+            logger.exception(
+                "reconcile of %s failed (attempt %d); retrying in %.1f s", key, failures, delay
+            )
+            self.trigger_later(key, delay)
+        else:
+            self._failures.pop(key, None)
+
+    async def drain(self) -> None:
+        """Cancel pending timers and wait for reconciles in flight (shutdown)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)

@@ -1,0 +1,127 @@
+"""The one level-based, idempotent reconcile of a MicroService.
+
+build (pure) -> apply what differs (server-side apply) -> prune what is no
+longer wanted -> write status only if it changed. Nothing changed means no
+write at all, which also makes an operator restart free.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import pydantic
+
+from microservice_operator.api import v1alpha1
+from microservice_operator.builders import CHILD_KINDS, Owner, build_children
+from microservice_operator.builders.compare import stamped, up_to_date
+from microservice_operator.builders.status import (
+    Problem,
+    build_status,
+    invalid_spec_status,
+    is_ready,
+)
+from microservice_operator.handlers.events import announce_transitions
+from microservice_operator.handlers.queue import Requeue
+from microservice_operator.handlers.state import Key, State
+from microservice_operator.kube import ApiError
+
+logger = logging.getLogger(__name__)
+STALLED_RETRY = 60.0
+PRUNABLE = frozenset(kind for _, kind in CHILD_KINDS)
+
+
+def now() -> str:
+    """The current time as metav1.Time (RFC 3339, seconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def reconcile(state: State, key: Key) -> None:
+    """Bring one MicroService's children and status in line with its spec."""
+    body = state.microservice(key)
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return  # gone or going: owner references let the garbage collector clean up
+    previous = body.get("status") or {}
+    try:
+        owner = Owner.from_body(body)
+    except pydantic.ValidationError as exc:
+        message = "; ".join(
+            f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        meta = body["metadata"]
+        status = invalid_spec_status(
+            meta["name"],
+            meta["namespace"],
+            int(meta.get("generation", 0)),
+            previous,
+            now(),
+            message,
+        )
+        await write_status(state, key, body, previous, status)
+        return
+
+    live = {
+        (c["kind"], c["metadata"]["name"]): c
+        for c in state.children(key)
+        if _owned_by(c, owner.uid)
+    }
+    problem: Problem | None = None
+    deployment: dict[str, Any] | None = live.get(("Deployment", owner.name))
+    wanted: set[tuple[str, str]] = set()
+    for manifest in build_children(owner):
+        desired = stamped(manifest)
+        child_key = (desired["kind"], desired["metadata"]["name"])
+        wanted.add(child_key)
+        if up_to_date(live.get(child_key), desired):
+            continue
+        try:
+            applied = await state.client.apply(desired)
+        except ApiError as exc:
+            if exc.status in (400, 403, 422):
+                problem = Problem(_reason(exc), f"{desired['kind']} {child_key[1]}: {exc.message}")
+                break
+            raise
+        logger.info("applied %s %s/%s", desired["kind"], owner.namespace, child_key[1])
+        if child_key[0] == "Deployment":
+            deployment = applied
+
+    if problem is None:
+        for (kind, name), child in live.items():
+            if kind in PRUNABLE and (kind, name) not in wanted:
+                await state.client.delete(child["apiVersion"], kind, name, owner.namespace)
+                logger.info("pruned %s %s/%s", kind, owner.namespace, name)
+
+    status = build_status(owner, deployment, previous, now(), problem)
+    await write_status(state, key, body, previous, status)
+    if problem is not None:
+        raise Requeue(STALLED_RETRY, problem.message)
+
+
+def _owned_by(child: dict[str, Any], uid: str) -> bool:
+    refs = child.get("metadata", {}).get("ownerReferences") or []
+    return any(ref.get("uid") == uid and ref.get("controller") for ref in refs)
+
+
+def _reason(exc: ApiError) -> str:
+    return {400: "ApplyRejected", 403: "Forbidden", 422: "ChildInvalid"}.get(
+        exc.status, "ApplyFailed"
+    )
+
+
+async def write_status(
+    state: State, key: Key, body: dict[str, Any], previous: dict[str, Any], status: dict[str, Any]
+) -> None:
+    """Patch status only when it differs; announce transitions as Events."""
+    if status == previous:
+        return
+    patched = await state.client.patch_merge(
+        v1alpha1.API_VERSION,
+        v1alpha1.KIND,
+        key[1],
+        key[0],
+        {"status": {**{k: None for k in previous if k not in status}, **status}},
+        subresource="status",
+    )
+    logger.debug("status of %s/%s: ready=%s", key[0], key[1], is_ready(status))
+    await announce_transitions(state.client, body, previous, patched.get("status") or status)

@@ -1,0 +1,100 @@
+"""What the operator knows: kopf indexes of MicroServices and their children.
+
+kopf fills every index from the initial LIST before any handler runs, so the
+first reconcile after a (re)start already sees every live child and can
+prove that nothing needs writing. Bodies are trimmed to what the reconciler
+compares, which keeps memory flat at thousands of objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from microservice_operator.api import v1alpha1
+from microservice_operator.builders import CHILD_KINDS
+from microservice_operator.builders.compare import HASH_ANNOTATION
+from microservice_operator.kube import KubeClient
+
+Key = tuple[str, str]
+"""(namespace, name) of a MicroService."""
+
+_KEEP_META = (
+    "name",
+    "namespace",
+    "uid",
+    "generation",
+    "resourceVersion",
+    "labels",
+    "ownerReferences",
+    "deletionTimestamp",
+)
+
+
+def trim(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A light copy of a body: identity, labels, our hash annotation, spec and status."""
+    meta = body.get("metadata", {})
+    out_meta = {k: meta[k] for k in _KEEP_META if k in meta}
+    digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
+    if digest:
+        out_meta["annotations"] = {HASH_ANNOTATION: digest}
+    out: dict[str, Any] = {
+        "apiVersion": body.get("apiVersion"),
+        "kind": body.get("kind"),
+        "metadata": out_meta,
+    }
+    for key in ("spec", "status", "automountServiceAccountToken"):
+        if key in body:
+            out[key] = _plain(body[key])
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Deep-copy kopf's mapping views into plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def owner_key(body: Mapping[str, Any]) -> Key | None:
+    """The MicroService that controls a child, from its controller owner reference."""
+    meta = body.get("metadata", {})
+    for ref in meta.get("ownerReferences") or []:
+        if (
+            ref.get("controller")
+            and ref.get("kind") == v1alpha1.KIND
+            and ref.get("apiVersion", "").startswith(v1alpha1.GROUP + "/")
+        ):
+            return (meta.get("namespace", ""), ref["name"])
+    return None
+
+
+def child_index_id(api_version: str, kind: str) -> str:
+    """Kopf handler id of the index for one child kind."""
+    return f"children_{api_version.replace('/', '_').replace('.', '_')}_{kind.lower()}"
+
+
+MICROSERVICE_INDEX = "microservices_index"
+
+
+@dataclass
+class State:
+    """Shared by all handlers of one operator process (kept in kopf's memo)."""
+
+    client: KubeClient
+    indexes: Mapping[str, Any] = field(default_factory=dict)
+
+    def microservice(self, key: Key) -> dict[str, Any] | None:
+        """The latest MicroService body, or None when it is gone."""
+        store = self.indexes[MICROSERVICE_INDEX].get(key)
+        return next(iter(store), None) if store else None
+
+    def children(self, key: Key) -> Iterable[dict[str, Any]]:
+        """Every live child of one MicroService, all kinds."""
+        for api_version, kind in CHILD_KINDS:
+            store = self.indexes[child_index_id(api_version, kind)].get(key)
+            if store:
+                yield from store

@@ -1,0 +1,101 @@
+"""kopf registrations: indexes and event handlers that feed the work queue.
+
+Handlers never do work themselves: they record the latest body (indexes)
+and trigger the owning MicroService's key. Only ``on.event`` handlers are
+used, so kopf adds no finalizers and writes no annotations of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from microservice_operator.api import v1alpha1
+from microservice_operator.builders import CHILD_KINDS
+from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
+from microservice_operator.handlers.queue import WorkQueue
+from microservice_operator.handlers.reconcile import reconcile
+from microservice_operator.handlers.state import (
+    MICROSERVICE_INDEX,
+    Key,
+    State,
+    child_index_id,
+    owner_key,
+    trim,
+)
+from microservice_operator.kube import KubeClient
+
+logger = logging.getLogger(__name__)
+
+
+def _plural(api_version: str, kind: str) -> tuple[str, str, str]:
+    from microservice_operator.kube.resources import KNOWN
+
+    res = KNOWN[(api_version, kind)]
+    group, _, version = api_version.rpartition("/")
+    return group, version, res.plural
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """Kopf settings: server-side label selectors, chunked lists, quiet logging."""
+    selector = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
+    for api_version, kind in CHILD_KINDS:
+        group, _version, plural = _plural(api_version, kind)
+        settings.watching.label_selectors[group, plural] = selector
+    settings.watching.chunk_size = 500
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.posting.enabled = False  # Events are posted by the reconciler, on transitions only
+
+
+def register(registry: kopf.OperatorRegistry) -> None:
+    """Register every handler on ``registry``."""
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
+        configure(settings)
+        client = KubeClient.connect()
+        names = [MICROSERVICE_INDEX, *(child_index_id(a, k) for a, k in CHILD_KINDS)]
+        indexes = {name: kwargs[name] for name in names}
+        state = State(client=client, indexes=indexes)
+        memo["state"] = state
+        memo["queue"] = WorkQueue[Key](work=lambda key: reconcile(state, key))
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        await memo["queue"].drain()
+        await memo["state"].client.close()
+
+    @kopf.index(
+        v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, id=MICROSERVICE_INDEX, registry=registry
+    )
+    def microservices_index(
+        body: kopf.Body, namespace: str | None, name: str, **_: Any
+    ) -> dict[Key, Any]:
+        return {(namespace or "", name): trim(body)}
+
+    @kopf.on.event(v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, registry=registry)
+    async def microservice_event(
+        namespace: str | None, name: str, memo: kopf.Memo, **_: Any
+    ) -> None:
+        memo["queue"].trigger((namespace or "", name))
+
+    for api_version, kind in CHILD_KINDS:
+        group, version, plural = _plural(api_version, kind)
+        index_id = child_index_id(api_version, kind)
+
+        def child_index(body: kopf.Body, **_: Any) -> dict[Key, Any] | None:
+            key = owner_key(body)
+            return {key: trim(body)} if key else None
+
+        async def child_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+            key = owner_key(body)
+            if key is not None and "queue" in memo:
+                memo["queue"].trigger(key)
+
+        kopf.index(group, version, plural, id=index_id, registry=registry)(child_index)
+        kopf.on.event(group, version, plural, id=f"{index_id}_event", registry=registry)(
+            child_event
+        )

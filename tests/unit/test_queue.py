@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from microservice_operator.handlers import queue as queue_module
+from microservice_operator.handlers.queue import Requeue, WorkQueue
+
+
+async def test_triggers_during_a_pass_coalesce_into_one_more_pass() -> None:
+    calls: list[str] = []
+    gate = asyncio.Event()
+
+    async def work(key: str) -> None:
+        calls.append(key)
+        if len(calls) == 1:
+            await gate.wait()
+
+    q = WorkQueue[str](work=work)
+    q.trigger("a")
+    await asyncio.sleep(0)
+    for _ in range(5):
+        q.trigger("a")
+    gate.set()
+    await q.drain()
+    await asyncio.sleep(0.01)
+    await q.drain()
+    assert calls == ["a", "a"]
+
+
+async def test_keys_run_concurrently_and_one_key_never_overlaps() -> None:
+    active: dict[str, int] = {}
+    peak: dict[str, int] = {}
+
+    async def work(key: str) -> None:
+        active[key] = active.get(key, 0) + 1
+        peak[key] = max(peak.get(key, 0), active[key])
+        await asyncio.sleep(0.01)
+        active[key] -= 1
+
+    q = WorkQueue[str](work=work)
+    for key in "abc" * 3:
+        q.trigger(key)
+    await asyncio.sleep(0.05)
+    await q.drain()
+    assert peak == {"a": 1, "b": 1, "c": 1}
+
+
+async def test_failures_retry_with_backoff_and_requeue_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(queue_module, "BACKOFF_START", 0.01)
+    attempts: list[float] = []
+
+    async def work(key: str) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) < 3:
+            raise RuntimeError("boom")
+        if len(attempts) == 3:
+            raise Requeue(0.02)
+
+    q = WorkQueue[str](work=work)
+    q.trigger("k")
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if len(attempts) >= 4:
+            break
+    await q.drain()
+    assert len(attempts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
+    assert gaps[1] >= gaps[0] * 1.5  # exponential
+    assert gaps[2] >= 0.02
