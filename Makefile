@@ -61,9 +61,23 @@ lint: setup ## ruff (lint + format check), mypy --strict, import-linter
 	@$(RUN) mypy
 	@$(RUN) lint-imports
 
+##@ Generated files
+.PHONY: generate
+generate: setup ## Regenerate crds/ from the API models
+	@$(RUN) msop crd -o crds/microservices.yaml
+
+.PHONY: generate-check
+generate-check: setup ## Fail if generated files are stale (CI drift check)
+	@$(RUN) msop crd -o crds/microservices.yaml --check
+
+.PHONY: golden
+golden: setup ## Rewrite builder golden files after an intended change (review the diff)
+	@$(PYTEST) -m unit --update-golden -q
+
 ##@ Tests
 .PHONY: test
-test: lint test-unit test-integration test-e2e ## Everything CI runs: lint, types, unit, integration, e2e
+test: lint tools generate-check ## Everything CI runs: lint, types, drift checks, unit, integration, e2e
+	@$(PYTEST)
 
 .PHONY: test-unit
 test-unit: setup ## Unit tests (pure, no cluster)

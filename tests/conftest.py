@@ -45,6 +45,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         item.add_marker(getattr(pytest.mark, tier))
 
 
+FIGURES: dict[str, object] = {}
+
+
+@pytest.fixture
+def figures() -> dict[str, object]:
+    """Measured figures (timings, write counts) printed at the end of the run."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("measured figures")
+        for key, value in sorted(FIGURES.items()):
+            terminalreporter.write_line(f"{key}: {value}")
+
+
 @pytest.fixture(scope="session")
 def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """A running cluster: the given kubeconfig, or the local control plane."""

@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import aiohttp
 
+from microservice_operator import __version__
 from microservice_operator.kube.config import Connection, load_connection
 from microservice_operator.kube.resources import KNOWN, Resource
 
@@ -23,6 +24,7 @@ FIELD_MANAGER = "microservice-operator"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 MERGE_CONTENT_TYPE = "application/merge-patch+json"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+USER_AGENT = f"microservice-operator/{__version__}"
 
 Body = dict[str, Any]
 
@@ -58,8 +60,10 @@ class KubeClient:
         max_concurrency: int = 32,
         retries: int = 5,
         timeout: float = 60.0,
+        user_agent: str = USER_AGENT,
     ) -> None:
         self.connection = connection
+        self.user_agent = user_agent
         self.writes: Counter[str] = Counter()
         self._limit = asyncio.Semaphore(max_concurrency)
         self._retries = retries
@@ -108,7 +112,7 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> Body:
         """One request with retries on 429/5xx and connection errors; JSON answer."""
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": self.user_agent}
         token = self.connection.bearer_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"
