@@ -80,7 +80,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 @pytest.fixture
 async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
     """An async client for the test cluster (admin credentials)."""
-    async with KubeClient.connect(str(cluster.kubeconfig)) as client:
+    async with KubeClient.connect(str(cluster.kubeconfig), user_agent="msop-tests") as client:
         yield client
 
 

@@ -107,6 +107,8 @@ def run_operator(namespaces: list[str], liveness: str, log_format: str, verbose:
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not verbose:  # kopf logs every handler call at INFO; our reconciler logs what matters
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     registry = kopf.OperatorRegistry()
     register(registry)
     asyncio.run(

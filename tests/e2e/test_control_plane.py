@@ -101,7 +101,7 @@ async def test_crd_cel_rule_rejects_a_bad_object_with_its_message(
     kube: KubeClient, namespace: str
 ) -> None:
     group = f"smoke{uuid.uuid4().hex[:8]}.microservice-operator.dev"
-    crd = {
+    crd: dict[str, Any] = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": f"widgets.{group}"},
@@ -145,7 +145,7 @@ async def test_crd_cel_rule_rejects_a_bad_object_with_its_message(
             live = await kube.get(
                 "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"]
             )
-            conditions = (live or {}).get("status", {}).get("conditions", [])
+            conditions = ((live or {}).get("status") or {}).get("conditions") or []
             return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
 
         await eventually(established, what="CRD Established")

@@ -249,30 +249,40 @@ async def test_database_engine_is_immutable(kube: KubeClient, namespace: str) ->
     assert "database.engine is immutable" in caught.value.message
 
 
-async def test_what_only_the_operator_can_judge_becomes_stalled(
+async def test_a_foreign_object_in_the_way_is_stalled_not_taken_over(
     kube: KubeClient, namespace: str
 ) -> None:
-    await kube.create(microservice("stall", namespace, resources={"requests": {"cpu": "lots"}}))
-    body = await wait_condition(kube, namespace, "stall", "Stalled", "True")
+    foreign = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "taken", "namespace": namespace},
+        "spec": {"ports": [{"port": 1234}], "selector": {"app": "someone-else"}},
+    }
+    await kube.create(foreign)
+    await kube.create(microservice("taken", namespace))
+    body = await wait_condition(kube, namespace, "taken", "Stalled", "True")
     stalled = condition(body, "Stalled")
-    assert stalled["reason"] == "ChildInvalid"
+    assert stalled["reason"] == "ChildConflict"
     assert (
-        "Deployment stall" in stalled["message"] and "quantities must match" in stalled["message"]
+        "Service taken already exists and is not managed by this MicroService" in stalled["message"]
     )
     assert condition(body, "Ready")["status"] == "False"
+    service = await kube.get("v1", "Service", "taken", namespace)
+    assert service is not None and service["spec"]["ports"][0]["port"] == 1234  # untouched
 
-    await kube.patch_merge(
-        API_VERSION,
-        "MicroService",
-        "stall",
-        namespace,
-        {"spec": {"resources": {"requests": {"cpu": "100m"}}}},
-    )
-    body = await wait_condition(kube, namespace, "stall")
+    await kube.delete("v1", "Service", "taken", namespace)
+    body = await wait_condition(kube, namespace, "taken", timeout=60)
     assert condition(body, "Stalled")["status"] == "False"
     events = await kube.list("v1", "Event", namespace)
-    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "stall"}
-    assert {"ChildInvalid", "Ready"} <= reasons
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "taken"}
+    assert {"ChildConflict", "Ready"} <= reasons
+
+
+async def test_bad_quantity_is_rejected_by_cel(kube: KubeClient, namespace: str) -> None:
+    with pytest.raises(ApiError) as caught:
+        await kube.create(microservice("qty", namespace, resources={"requests": {"cpu": "lots"}}))
+    assert caught.value.status == 422
+    assert "must be a Kubernetes quantity" in caught.value.message
 
 
 async def test_no_change_means_zero_writes(
@@ -313,5 +323,5 @@ async def test_operator_restart_over_converged_objects_makes_zero_writes(
     mark = audit.mark()
     operator.restart()
     await asyncio.sleep(5)
-    writes = audit.operator_writes(mark)
+    writes = audit.operator_writes(mark, namespace)
     assert writes == [], audit.summary(writes)

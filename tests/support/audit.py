@@ -52,5 +52,5 @@ class AuditLog:
             ref = event.get("objectRef") or {}
             assert isinstance(ref, dict)
             sub = f"/{ref['subresource']}" if ref.get("subresource") else ""
-            out[f"{event['verb']} {ref.get('resource')}{sub}"] += 1
+            out[f"{event['verb']} {ref.get('resource')}{sub} {ref.get('name')}"] += 1
         return out

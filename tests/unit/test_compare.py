@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_quantity_rejects_non_quantities(text: object) -> None:
 
 def test_contains_ignores_server_defaults_but_not_changed_values() -> None:
     desired = {"spec": {"replicas": 2, "template": {"containers": [{"name": "a", "image": "x:1"}]}}}
-    live = {
+    live: dict[str, Any] = {
         "spec": {
             "replicas": 2,
             "progressDeadlineSeconds": 600,
@@ -76,7 +77,7 @@ def test_hash_is_stable_and_sensitive() -> None:
 def test_up_to_date_needs_matching_hash_and_fields() -> None:
     desired = stamped({"kind": "Service", "metadata": {"name": "x"}, "spec": {"type": "ClusterIP"}})
     assert not up_to_date(None, desired)
-    live = {
+    live: dict[str, Any] = {
         "kind": "Service",
         "metadata": {
             "name": "x",

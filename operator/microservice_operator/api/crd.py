@@ -17,7 +17,7 @@ from microservice_operator.api import v1alpha1
 
 Schema = dict[str, Any]
 
-_DROP = {"title", "$defs", "discriminator"}
+_DROP = {"title", "$defs", "discriminator", "propertyNames"}
 
 
 def structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
@@ -99,8 +99,6 @@ def openapi_schema() -> Schema:
                     f"metadata.name must be at most {v1alpha1.MAX_NAME_LENGTH} characters"
                     " so every generated child name fits in a DNS label"
                 ),
-                "reason": "FieldValueInvalid",
-                "fieldPath": ".metadata.name",
             },
             {
                 "rule": f"self.metadata.name.matches('{name_rule}')",
@@ -108,8 +106,6 @@ def openapi_schema() -> Schema:
                     "metadata.name must be a DNS-1035 label (lower-case letters, digits and '-',"
                     " starting with a letter): it names the Service"
                 ),
-                "reason": "FieldValueInvalid",
-                "fieldPath": ".metadata.name",
             },
         ],
     }

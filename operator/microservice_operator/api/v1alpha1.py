@@ -6,10 +6,11 @@ description here becomes `kubectl explain` text.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -25,7 +26,32 @@ IntOrString = Annotated[
     int | str,
     Field(json_schema_extra={"x-kubernetes-int-or-string": True}),
 ]
-Quantity = Annotated[str | int, Field(json_schema_extra={"x-kubernetes-int-or-string": True})]
+QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+
+
+def _check_quantity(value: str | int) -> str | int:
+    if isinstance(value, str) and not re.match(QUANTITY_PATTERN, value):
+        raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 500m, 1, 128Mi, 1Gi)")
+    return value
+
+
+Quantity = Annotated[
+    str | int,
+    AfterValidator(_check_quantity),
+    Field(
+        json_schema_extra={
+            "x-kubernetes-int-or-string": True,
+            "maxLength": 64,
+            "x-kubernetes-validations": [
+                {"rule": "isQuantity(string(self))", "message": "must be a Kubernetes quantity"}
+            ],
+        }
+    ),
+]
+QuantityMap = Annotated[
+    dict[Annotated[str, Field(max_length=253)], Quantity],
+    Field(max_length=16),
+]
 
 
 def _cel(rule: str, message: str) -> JsonDict:
@@ -60,9 +86,9 @@ class EnvVar(Model):
 class ResourceRequirements(Model):
     """CPU and memory for the service container."""
 
-    requests: dict[str, Quantity] | None = None
+    requests: QuantityMap | None = None
     """Minimum resources, e.g. `{cpu: 100m, memory: 128Mi}`. Default: cpu 50m, memory 64Mi."""
-    limits: dict[str, Quantity] | None = None
+    limits: QuantityMap | None = None
     """Maximum resources, e.g. `{memory: 256Mi}`. Default: memory 256Mi, no CPU limit."""
 
 

@@ -52,7 +52,9 @@ async def announce_transitions(
         try:
             await post_event(client, body, type_, reason, message)
         except ApiError as exc:
-            logger.warning("could not post event %s: %s", reason, exc)
+            terminating = exc.status == 403 and "being terminated" in exc.message
+            log = logger.debug if terminating or exc.not_found else logger.warning
+            log("could not post event %s: %s", reason, exc)
 
 
 async def post_event(

@@ -34,6 +34,8 @@ class WorkQueue(Generic[K]):
 
     work: Callable[[K], Awaitable[None]]
     concurrency: int = 64
+    expected: tuple[type[BaseException], ...] = ()
+    """Exception types that are operational (API errors, timeouts): logged without traceback."""
     _running: dict[K, asyncio.Task[None]] = field(default_factory=dict)
     _dirty: set[K] = field(default_factory=set)
     _failures: dict[K, int] = field(default_factory=dict)

@@ -29,6 +29,7 @@ from microservice_operator.kube import ApiError
 
 logger = logging.getLogger(__name__)
 STALLED_RETRY = 60.0
+CONFLICT_RETRY = 10.0
 PRUNABLE = frozenset(kind for _, kind in CHILD_KINDS)
 
 
@@ -75,13 +76,19 @@ async def reconcile(state: State, key: Key) -> None:
         wanted.add(child_key)
         if up_to_date(live.get(child_key), desired):
             continue
+        if child_key not in live:
+            problem = await _conflict(state, owner, desired)
+            if problem is not None:
+                break
         try:
             applied = await state.client.apply(desired)
         except ApiError as exc:
-            if exc.status in (400, 403, 422):
-                problem = Problem(_reason(exc), f"{desired['kind']} {child_key[1]}: {exc.message}")
-                break
-            raise
+            if _namespace_terminating(exc):
+                return  # the namespace is being deleted: everything in it goes
+            if not _permanent(exc):
+                raise
+            problem = Problem(_reason(exc), f"{desired['kind']} {child_key[1]}: {exc.message}")
+            break
         logger.info("applied %s %s/%s", desired["kind"], owner.namespace, child_key[1])
         if child_key[0] == "Deployment":
             deployment = applied
@@ -95,12 +102,44 @@ async def reconcile(state: State, key: Key) -> None:
     status = build_status(owner, deployment, previous, now(), problem)
     await write_status(state, key, body, previous, status)
     if problem is not None:
-        raise Requeue(STALLED_RETRY, problem.message)
+        retry = CONFLICT_RETRY if problem.reason == "ChildConflict" else STALLED_RETRY
+        raise Requeue(retry, problem.message)
 
 
 def _owned_by(child: dict[str, Any], uid: str) -> bool:
     refs = child.get("metadata", {}).get("ownerReferences") or []
     return any(ref.get("uid") == uid and ref.get("controller") for ref in refs)
+
+
+async def _conflict(state: State, owner: Owner, desired: dict[str, Any]) -> Problem | None:
+    """A same-named object we do not control must not be taken over silently."""
+    meta = desired["metadata"]
+    existing = await state.client.get(
+        desired["apiVersion"], desired["kind"], meta["name"], meta["namespace"]
+    )
+    if existing is None:
+        return None
+    for ref in existing["metadata"].get("ownerReferences") or []:
+        if (
+            ref.get("controller")
+            and ref.get("kind") == v1alpha1.KIND
+            and ref.get("name") == owner.name
+        ):
+            return None  # ours, or left by an earlier MicroService of the same name: adopt it
+    return Problem(
+        "ChildConflict",
+        f"{desired['kind']} {meta['name']} already exists and is not managed by this MicroService;"
+        " delete or rename it",
+    )
+
+
+def _namespace_terminating(exc: ApiError) -> bool:
+    return exc.status == 403 and "being terminated" in exc.message
+
+
+def _permanent(exc: ApiError) -> bool:
+    """Errors a retry cannot fix (including the API server's 500 on unconvertible content)."""
+    return exc.status in (400, 403, 422) or (exc.status == 500 and "convert" in exc.message)
 
 
 def _reason(exc: ApiError) -> str:
@@ -115,13 +154,18 @@ async def write_status(
     """Patch status only when it differs; announce transitions as Events."""
     if status == previous:
         return
-    patched = await state.client.patch_merge(
-        v1alpha1.API_VERSION,
-        v1alpha1.KIND,
-        key[1],
-        key[0],
-        {"status": {**{k: None for k in previous if k not in status}, **status}},
-        subresource="status",
-    )
+    try:
+        patched = await state.client.patch_merge(
+            v1alpha1.API_VERSION,
+            v1alpha1.KIND,
+            key[1],
+            key[0],
+            {"status": {**{k: None for k in previous if k not in status}, **status}},
+            subresource="status",
+        )
+    except ApiError as exc:
+        if exc.not_found:
+            return  # deleted while we worked: nothing left to report on
+        raise
     logger.debug("status of %s/%s: ready=%s", key[0], key[1], is_ready(status))
     await announce_transitions(state.client, body, previous, patched.get("status") or status)

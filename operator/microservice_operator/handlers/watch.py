@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 import kopf
 
 from microservice_operator.api import v1alpha1
@@ -25,7 +26,7 @@ from microservice_operator.handlers.state import (
     owner_key,
     trim,
 )
-from microservice_operator.kube import KubeClient
+from microservice_operator.kube import ApiError, KubeClient, load_connection
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,20 @@ def configure(settings: kopf.OperatorSettings) -> None:
 def register(registry: kopf.OperatorRegistry) -> None:
     """Register every handler on ``registry``."""
 
+    @kopf.on.login(registry=registry)
+    def login(**_: Any) -> kopf.ConnectionInfo:
+        # One source of truth for credentials: kopf's watches use what our client uses.
+        conn = load_connection()
+        return kopf.ConnectionInfo(
+            server=conn.server,
+            ca_path=conn.ca_file,
+            insecure=conn.insecure,
+            token=conn.bearer_token(),
+            certificate_path=conn.cert_file,
+            private_key_path=conn.key_file,
+            default_namespace=conn.default_namespace,
+        )
+
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
         configure(settings)
@@ -61,7 +76,10 @@ def register(registry: kopf.OperatorRegistry) -> None:
         indexes = {name: kwargs[name] for name in names}
         state = State(client=client, indexes=indexes)
         memo["state"] = state
-        memo["queue"] = WorkQueue[Key](work=lambda key: reconcile(state, key))
+        memo["queue"] = WorkQueue[Key](
+            work=lambda key: reconcile(state, key),
+            expected=(ApiError, aiohttp.ClientError, TimeoutError),
+        )
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
