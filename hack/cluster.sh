@@ -31,7 +31,14 @@ export KWOK_KUBE_VERSION="v$KUBERNETES_VERSION"
 export KWOK_RUNTIME=binary
 
 log() { printf '[cluster] %s\n' "$*" >&2; }
-kwokctl() { "$BIN/kwokctl" "$@"; }
+# kwokctl logs JSON lines; keep them in .cluster/kwokctl.log and show them only on failure.
+kwokctl() {
+  mkdir -p "$STATE"
+  if ! "$BIN/kwokctl" "$@" 2>>"$STATE/kwokctl.log"; then
+    tail -n 20 "$STATE/kwokctl.log" >&2
+    return 1
+  fi
+}
 kubectl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
 
 exists() { [[ -d "$KWOK_WORKDIR/clusters/$NAME" ]]; }
@@ -81,7 +88,7 @@ up() {
     log "cluster '$NAME' already running"
   elif exists; then
     log "starting existing cluster '$NAME'"
-    kwokctl start cluster --name "$NAME" >&2
+    kwokctl start cluster --name "$NAME"
   else
     write_audit_policy
     log "creating cluster '$NAME' (Kubernetes v$KUBERNETES_VERSION, $NODES kwok nodes)"
@@ -89,7 +96,7 @@ up() {
       --kube-authorization=true --kube-admission=true --secure-port=true \
       --disable-qps-limits=true \
       --kube-audit-policy "$STATE/audit-policy.yaml" \
-      --wait 2m >&2
+      --wait 2m
   fi
   kwokctl get kubeconfig --name "$NAME" >"$KUBECONFIG_OUT.tmp"
   mv "$KUBECONFIG_OUT.tmp" "$KUBECONFIG_OUT"
@@ -97,7 +104,7 @@ up() {
   local have
   have="$(kubectl get nodes --no-headers 2>/dev/null | wc -l)"
   if (( have < NODES )); then
-    kwokctl scale node --name "$NAME" --replicas "$NODES" >&2
+    kwokctl scale node --name "$NAME" --replicas "$NODES"
   fi
   wait_ready
   log "ready in $((SECONDS - start)) s"
@@ -112,14 +119,20 @@ audit_log_path() {
   printf '%s' "${p#"$ROOT"/}"
 }
 
+# Live (non-zombie) processes started for this cluster.
+running_pids() {
+  ps -eo pid=,stat=,args= | awk -v dir="$KWOK_WORKDIR/clusters/$NAME" \
+    'index($0, dir) && $2 !~ /^Z/ && !/awk/ { print $1 }' | tr '\n' ' '
+}
+
 down() {
   if exists; then
     log "deleting cluster '$NAME'"
-    kwokctl delete cluster --name "$NAME" >&2 || true
+    kwokctl delete cluster --name "$NAME" || true
   fi
-  # Belt and braces: nothing of ours may survive (pids from kwokctl's state).
+  # Belt and braces: nothing of ours may survive.
   local left
-  left="$(pgrep -f "$KWOK_WORKDIR/clusters/$NAME" || true)"
+  left="$(running_pids)"
   if [[ -n "$left" ]]; then
     log "killing leftover processes: $left"
     kill $left 2>/dev/null || true
@@ -127,6 +140,9 @@ down() {
     kill -9 $left 2>/dev/null || true
   fi
   rm -rf "$KWOK_WORKDIR/clusters/$NAME" "$KUBECONFIG_OUT"
+  if [[ -n "$(running_pids)" ]]; then
+    log "processes still running after down: $(running_pids)"; return 1
+  fi
   log "cluster '$NAME' is down"
 }
 

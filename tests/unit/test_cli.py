@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+
+from microservice_operator.api.crd import crd_yaml
+from microservice_operator.cli import main, render_file
+
+
+def test_crd_check_detects_drift(tmp_path: Path) -> None:
+    target = tmp_path / "crd.yaml"
+    assert main(["crd", "-o", str(target), "--check"]) == 1
+    assert main(["crd", "-o", str(target)]) == 0
+    assert target.read_text(encoding="utf-8") == crd_yaml()
+    assert main(["crd", "-o", str(target), "--check"]) == 0
+    target.write_text("stale", encoding="utf-8")
+    assert main(["crd", "-o", str(target), "--check"]) == 1
+
+
+def test_render_prints_children_in_apply_order(tmp_path: Path) -> None:
+    source = tmp_path / "ms.yaml"
+    source.write_text(
+        "apiVersion: microservice-operator.dev/v1alpha1\nkind: MicroService\n"
+        "metadata: {name: api}\nspec: {image: x:1, autoscaling: {maxReplicas: 4}}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ignored}\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+    assert render_file(str(source), "prod", out) == 0
+    docs = list(yaml.safe_load_all(out.getvalue()))
+    assert [d["kind"] for d in docs] == [
+        "ServiceAccount",
+        "Service",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+    ]
+    assert all(d["metadata"]["namespace"] == "prod" for d in docs)
+    assert "replicas" not in docs[2]["spec"]
+
+
+def test_render_reports_an_invalid_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "bad.yaml"
+    source.write_text(
+        "apiVersion: microservice-operator.dev/v1alpha1\nkind: MicroService\n"
+        "metadata: {name: api}\nspec: {image: x:1, port: 0}\n",
+        encoding="utf-8",
+    )
+    assert render_file(str(source), "default", io.StringIO()) == 1
+    assert "MicroService api" in capsys.readouterr().err
