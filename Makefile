@@ -21,7 +21,7 @@ $(UV):
 
 .PHONY: setup
 setup: $(UV) ## Install Python dependencies into .venv (from uv.lock)
-	@$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --all-packages --quiet
 
 .PHONY: tools
 tools: ## Build/install kube-apiserver, etcd, kwok, helm, kubectl into the per-user cache
@@ -65,10 +65,12 @@ lint: setup ## ruff (lint + format check), mypy --strict, import-linter
 .PHONY: generate
 generate: setup ## Regenerate crds/ from the API models
 	@$(RUN) msop crd -o crds/microservices.yaml
+	@$(RUN) msop crd --chart -o charts/microservice-operator/templates/crd.yaml
 
 .PHONY: generate-check
 generate-check: setup ## Fail if generated files are stale (CI drift check)
 	@$(RUN) msop crd -o crds/microservices.yaml --check
+	@$(RUN) msop crd --chart -o charts/microservice-operator/templates/crd.yaml --check
 
 .PHONY: golden
 golden: setup ## Rewrite builder golden files after an intended change (review the diff)
@@ -90,3 +92,58 @@ test-integration: setup tools ## Integration tests (real API server, real databa
 .PHONY: test-e2e
 test-e2e: setup tools ## End-to-end tests (operator process against a cluster)
 	@$(PYTEST) -m e2e
+
+##@ Release
+HELM := .tools/bin/helm
+CHART := charts/microservice-operator
+
+.PHONY: image-check
+image-check: $(UV) ## Lint the Dockerfile and run its install steps into a temp venv (no Docker needed)
+	@hack/image-check.sh
+
+.PHONY: chart-lint
+chart-lint: setup ## helm lint --strict the chart and check its CRD template and values table for drift
+	@test -x $(HELM) || { echo "$(HELM) is missing: run make tools" >&2; exit 1; }
+	@$(HELM) lint --strict $(CHART)
+	@$(RUN) msop crd --chart -o $(CHART)/templates/crd.yaml --check
+	@$(RUN) python hack/chart-docs.py --check
+
+.PHONY: chart-docs
+chart-docs: setup ## Regenerate the values table of the chart's README from values.yaml comments
+	@$(RUN) python hack/chart-docs.py
+
+##@ Sample services
+SAMPLES := sample-services
+SAMPLE_RUN := $(UV) run --frozen --all-packages
+
+.PHONY: samples-up
+samples-up: $(UV) ## Start PostgreSQL, FerretDB and the shop's three services on 127.0.0.1; print URLs
+	@$(SAMPLE_RUN) python $(SAMPLES)/shoptools/local.py up
+
+.PHONY: samples-down
+samples-down: $(UV) ## Stop the shop's services and databases started by samples-up
+	@$(SAMPLE_RUN) python $(SAMPLES)/shoptools/local.py down
+
+.PHONY: lint-samples
+lint-samples: $(UV) ## ruff (lint + format check) and mypy --strict for the sample services
+	@$(SAMPLE_RUN) ruff check $(SAMPLES)
+	@$(SAMPLE_RUN) ruff format --check $(SAMPLES)
+	@for s in auth products orders; do (cd $(SAMPLES)/$$s && ../../$(SAMPLE_RUN) mypy) || exit 1; done
+	@$(SAMPLE_RUN) mypy --config-file $(SAMPLES)/e2e/mypy.ini
+
+.PHONY: test-samples
+test-samples: lint-samples ## Sample services' tests (real PostgreSQL + FerretDB) and the end-to-end shop
+	@hack/databases.sh install
+	@env_file="$$(hack/databases.sh start)"; \
+	  trap 'hack/databases.sh stop "$$(dirname "$$env_file")"' EXIT; \
+	  rc=0; \
+	  for s in auth products orders e2e; do \
+	    echo "== $(SAMPLES)/$$s"; \
+	    MSOP_DATABASES_ENV="$$env_file" $(SAMPLE_RUN) pytest $(SAMPLES)/$$s || rc=1; \
+	  done; \
+	  exit $$rc
+
+.PHONY: load-samples
+load-samples: $(UV) ## Bounded load test (loopback only): orders' throughput and p99 latency
+	@hack/databases.sh install
+	@$(SAMPLE_RUN) python $(SAMPLES)/loadtest.py --requests 1000 --concurrency 20 --time-limit 60

@@ -77,6 +77,19 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
         subprocess.run([str(ROOT / "hack" / "cluster.sh"), "down"], check=True)
 
 
+@pytest.fixture(scope="session")
+def databases() -> Iterator[dict[str, str]]:
+    """A real PostgreSQL and a real MongoDB-wire server (FerretDB) on 127.0.0.1."""
+    script = ROOT / "hack" / "databases.sh"
+    result = subprocess.run([str(script), "start"], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"hack/databases.sh start failed:\n{result.stderr}")
+    env_file = Path(result.stdout.strip().splitlines()[-1])
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    yield values
+    subprocess.run([str(script), "stop", values["MSOP_DB_DIR"]], check=False)
+
+
 @pytest.fixture
 async def kube(cluster: Cluster) -> AsyncIterator[KubeClient]:
     """An async client for the test cluster (admin credentials)."""

@@ -16,6 +16,7 @@ import yaml
 from microservice_operator import __version__
 from microservice_operator.api import API_VERSION, KIND
 from microservice_operator.api.crd import crd_yaml
+from microservice_operator.api.crd_chart import chart_crd_template
 from microservice_operator.builders import Owner, build_children
 
 
@@ -52,24 +53,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     crd = commands.add_parser("crd", help="print (or write, or check) the generated CRD")
     crd.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
     crd.add_argument("--check", action="store_true", help="fail if --output differs (drift check)")
+    crd.add_argument(
+        "--chart", action="store_true", help="the Helm chart's CRD template instead of plain YAML"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_operator(args.namespace, args.liveness, args.log_format, args.verbose)
     if args.command == "render":
         return render_file(args.filename, args.namespace, sys.stdout)
-    return write_crd(args.output, args.check)
+    return write_crd(args.output, args.check, chart=args.chart)
 
 
-def write_crd(output: Path | None, check: bool) -> int:
-    """Print, write or check the CRD."""
-    text = crd_yaml()
+def write_crd(output: Path | None, check: bool, *, chart: bool = False) -> int:
+    """Print, write or check the CRD (or, with ``chart``, the chart's CRD template)."""
+    text = chart_crd_template() if chart else crd_yaml()
     if output is None:
         sys.stdout.write(text)
         return 0
     if check:
         if not output.exists() or output.read_text(encoding="utf-8") != text:
-            sys.stderr.write(f"{output} is out of date: run `msop crd -o {output}`\n")
+            flag = " --chart" if chart else ""
+            sys.stderr.write(f"{output} is out of date: run `msop crd{flag} -o {output}`\n")
             return 1
         return 0
     output.parent.mkdir(parents=True, exist_ok=True)

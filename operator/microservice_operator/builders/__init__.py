@@ -7,6 +7,9 @@ reconciler can prune them when they are switched off.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from microservice_operator.builders.autoscaler import build_autoscaler
 from microservice_operator.builders.common import Manifest, Owner, selector_string, service_url
 from microservice_operator.builders.deployment import autoscaling_enabled, build_deployment
@@ -20,12 +23,43 @@ CHILD_KINDS: tuple[tuple[str, str], ...] = (
     ("apps/v1", "Deployment"),
     ("autoscaling/v2", "HorizontalPodAutoscaler"),
     ("policy/v1", "PodDisruptionBudget"),
+    ("apps/v1", "StatefulSet"),
+    ("v1", "Secret"),
+    ("postgresql.cnpg.io/v1", "Cluster"),
 )
+"""Kinds the operator creates and watches (server-side label selector)."""
+
+PRUNABLE_KINDS = frozenset(
+    {
+        "ServiceAccount",
+        "Service",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "StatefulSet",
+    }
+)
+"""Kinds deleted when no longer wanted. Never Secrets or database clusters: they hold data."""
 
 
-def build_children(owner: Owner) -> list[Manifest]:
+@dataclass(frozen=True)
+class Injection:
+    """What other parts (database, relations) add to the workload."""
+
+    env: list[dict[str, Any]] = field(default_factory=list)
+    pod_annotations: dict[str, str] = field(default_factory=dict)
+    children: list[Manifest] = field(default_factory=list)
+
+
+def build_children(owner: Owner, injection: Injection | None = None) -> list[Manifest]:
     """Every child the MicroService should have, in apply order."""
-    children = [build_service_account(owner), build_service(owner), build_deployment(owner)]
+    extra = injection or Injection()
+    children = [
+        build_service_account(owner),
+        build_service(owner),
+        *extra.children,
+        build_deployment(owner, extra.env, extra.pod_annotations),
+    ]
     for optional in (build_autoscaler(owner), build_disruption_budget(owner)):
         if optional is not None:
             children.append(optional)
@@ -34,6 +68,8 @@ def build_children(owner: Owner) -> list[Manifest]:
 
 __all__ = [
     "CHILD_KINDS",
+    "PRUNABLE_KINDS",
+    "Injection",
     "Manifest",
     "Owner",
     "autoscaling_enabled",

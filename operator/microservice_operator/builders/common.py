@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from microservice_operator.api import v1alpha1
@@ -28,6 +28,7 @@ class Owner:
     spec: v1alpha1.MicroServiceSpec
     labels: dict[str, str]
     generation: int = 0
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> Owner:
@@ -40,6 +41,7 @@ class Owner:
             spec=v1alpha1.MicroServiceSpec.model_validate(body.get("spec") or {}),
             labels=dict(meta.get("labels") or {}),
             generation=int(meta.get("generation") or 0),
+            annotations=dict(meta.get("annotations") or {}),
         )
 
 

@@ -23,7 +23,11 @@ def autoscaling_enabled(spec: MicroServiceSpec) -> bool:
     return spec.autoscaling is not None and spec.autoscaling.enabled
 
 
-def build_deployment(owner: Owner, extra_env: list[dict[str, Any]] | None = None) -> Manifest:
+def build_deployment(
+    owner: Owner,
+    extra_env: list[dict[str, Any]] | None = None,
+    pod_annotations: dict[str, str] | None = None,
+) -> Manifest:
     """The Deployment for ``owner``. ``replicas`` is omitted while autoscaling is on."""
     spec = owner.spec
     deployment_spec: dict[str, Any] = {
@@ -38,6 +42,8 @@ def build_deployment(owner: Owner, extra_env: list[dict[str, Any]] | None = None
             "spec": pod_spec(owner, extra_env or []),
         },
     }
+    if pod_annotations:
+        deployment_spec["template"]["metadata"]["annotations"] = dict(pod_annotations)
     if not autoscaling_enabled(spec):
         deployment_spec = {"replicas": spec.replicas, **deployment_spec}
     return {

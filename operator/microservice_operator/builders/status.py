@@ -15,6 +15,7 @@ from microservice_operator.builders.common import Owner, selector_string, servic
 READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
+DATABASE_READY = "DatabaseReady"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,26 @@ class Problem:
 
     reason: str
     message: str
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """Whether the service's database is usable (becomes DatabaseReady and status.database)."""
+
+    ready: bool
+    reason: str
+    message: str
+    secret_name: str | None
+    host: str | None
+
+    def status(self) -> dict[str, Any]:
+        """The ``status.database`` object (never a credential)."""
+        out: dict[str, Any] = {"ready": self.ready}
+        if self.secret_name:
+            out["secretName"] = self.secret_name
+        if self.host:
+            out["host"] = self.host
+        return out
 
 
 @dataclass(frozen=True)
@@ -105,10 +126,12 @@ def build_status(
     previous: dict[str, Any] | None,
     now: str,
     problem: Problem | None = None,
+    database: DatabaseState | None = None,
 ) -> dict[str, Any]:
     """The full status object for ``owner``."""
     generation = owner.generation
     rollout = Rollout.from_deployment(deployment)
+    waiting_for_db = database is not None and not database.ready
     if problem is not None:
         conditions = [
             condition(READY, False, problem.reason, problem.message, generation),
@@ -133,6 +156,13 @@ def build_status(
             condition(RECONCILING, True, "RollingOut", message, generation),
             condition(STALLED, False, "Progressing", "", generation),
         ]
+    elif waiting_for_db and database is not None:
+        message = f"database not ready: {database.message}"
+        conditions = [
+            condition(READY, False, "DatabaseNotReady", message, generation),
+            condition(RECONCILING, True, "DatabaseNotReady", message, generation),
+            condition(STALLED, False, "Progressing", "", generation),
+        ]
     else:
         reason, message = (
             ("ScaledToZero", "scaled to zero replicas")
@@ -153,6 +183,11 @@ def build_status(
     }
     if rollout and rollout.image:
         status["image"] = rollout.image
+    if database is not None:
+        status["database"] = database.status()
+        conditions.append(
+            condition(DATABASE_READY, database.ready, database.reason, database.message, generation)
+        )
     status["conditions"] = merge_conditions((previous or {}).get("conditions"), conditions, now)
     return status
 

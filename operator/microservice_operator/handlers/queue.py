@@ -89,13 +89,15 @@ class WorkQueue(Generic[K]):
             self.trigger_later(key, again.delay)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             failures = self._failures.get(key, 0) + 1
             self._failures[key] = failures
             delay = min(BACKOFF_START * 2 ** (failures - 1), BACKOFF_MAX)
-            logger.exception(
-                "reconcile of %s failed (attempt %d); retrying in %.1f s", key, failures, delay
-            )
+            message = "reconcile of %s failed (attempt %d), retrying in %.1f s: %s"
+            if isinstance(exc, self.expected):
+                logger.warning(message, key, failures, delay, exc)
+            else:  # a bug: keep the traceback
+                logger.exception(message, key, failures, delay, exc)
             self.trigger_later(key, delay)
         else:
             self._failures.pop(key, None)

@@ -14,7 +14,8 @@ from typing import Any
 import pydantic
 
 from microservice_operator.api import v1alpha1
-from microservice_operator.builders import CHILD_KINDS, Owner, build_children
+from microservice_operator.api.v1alpha1 import DatabaseMode, DeletionPolicy
+from microservice_operator.builders import PRUNABLE_KINDS, Injection, Owner, build_children
 from microservice_operator.builders.compare import stamped, up_to_date
 from microservice_operator.builders.status import (
     Problem,
@@ -22,6 +23,7 @@ from microservice_operator.builders.status import (
     invalid_spec_status,
     is_ready,
 )
+from microservice_operator.handlers.database import DatabaseManager
 from microservice_operator.handlers.events import announce_transitions
 from microservice_operator.handlers.queue import Requeue
 from microservice_operator.handlers.state import Key, State
@@ -30,7 +32,7 @@ from microservice_operator.kube import ApiError
 logger = logging.getLogger(__name__)
 STALLED_RETRY = 60.0
 CONFLICT_RETRY = 10.0
-PRUNABLE = frozenset(kind for _, kind in CHILD_KINDS)
+FINALIZER = f"{v1alpha1.GROUP}/external-database"
 
 
 def now() -> str:
@@ -41,8 +43,11 @@ def now() -> str:
 async def reconcile(state: State, key: Key) -> None:
     """Bring one MicroService's children and status in line with its spec."""
     body = state.microservice(key)
-    if body is None or body["metadata"].get("deletionTimestamp"):
-        return  # gone or going: owner references let the garbage collector clean up
+    if body is None:
+        return  # gone: owner references let the garbage collector clean up
+    if body["metadata"].get("deletionTimestamp"):
+        await finalize(state, body)
+        return
     previous = body.get("status") or {}
     try:
         owner = Owner.from_body(body)
@@ -67,10 +72,22 @@ async def reconcile(state: State, key: Key) -> None:
         for c in state.children(key)
         if _owned_by(c, owner.uid)
     }
-    problem: Problem | None = None
+    try:
+        await ensure_finalizer(state, body, owner)
+        database = await DatabaseManager(state).ensure(owner, live)
+    except ApiError as exc:
+        if _namespace_terminating(exc):
+            return
+        raise
+    problem: Problem | None = database.problem if database else None
+    injection = Injection(
+        env=database.env if database else [],
+        pod_annotations=database.pod_annotations if database else {},
+        children=database.children if database else [],
+    )
     deployment: dict[str, Any] | None = live.get(("Deployment", owner.name))
     wanted: set[tuple[str, str]] = set()
-    for manifest in build_children(owner):
+    for manifest in [] if problem else build_children(owner, injection):
         desired = stamped(manifest)
         child_key = (desired["kind"], desired["metadata"]["name"])
         wanted.add(child_key)
@@ -95,20 +112,67 @@ async def reconcile(state: State, key: Key) -> None:
 
     if problem is None:
         for (kind, name), child in live.items():
-            if kind in PRUNABLE and (kind, name) not in wanted:
+            if kind in PRUNABLE_KINDS and (kind, name) not in wanted:
                 await state.client.delete(child["apiVersion"], kind, name, owner.namespace)
                 logger.info("pruned %s %s/%s", kind, owner.namespace, name)
 
-    status = build_status(owner, deployment, previous, now(), problem)
+    db_state = database.state if database else None
+    status = build_status(owner, deployment, previous, now(), problem, db_state)
     await write_status(state, key, body, previous, status)
     if problem is not None:
         retry = CONFLICT_RETRY if problem.reason == "ChildConflict" else STALLED_RETRY
         raise Requeue(retry, problem.message)
+    if database is not None and database.retry_after:
+        raise Requeue(database.retry_after, "database not ready")
 
 
 def _owned_by(child: dict[str, Any], uid: str) -> bool:
     refs = child.get("metadata", {}).get("ownerReferences") or []
+    if not refs:  # kept on purpose without an owner (Retain): found by its labels
+        return True
     return any(ref.get("uid") == uid and ref.get("controller") for ref in refs)
+
+
+def needs_finalizer(owner: Owner) -> bool:
+    """Only an external database with deletionPolicy Delete needs cleanup the cluster can't do."""
+    database = owner.spec.database
+    return (
+        database is not None
+        and database.mode is DatabaseMode.EXTERNAL
+        and database.deletion_policy is DeletionPolicy.DELETE
+    )
+
+
+async def ensure_finalizer(state: State, body: dict[str, Any], owner: Owner) -> None:
+    """Add or remove our finalizer so it is there exactly when needed."""
+    finalizers = list(body["metadata"].get("finalizers") or [])
+    has = FINALIZER in finalizers
+    if has == needs_finalizer(owner):
+        return
+    wanted = [*finalizers, FINALIZER] if not has else [f for f in finalizers if f != FINALIZER]
+    await _patch_finalizers(state, body, wanted)
+
+
+async def _patch_finalizers(state: State, body: dict[str, Any], finalizers: list[str]) -> None:
+    meta = body["metadata"]
+    patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta.get("resourceVersion")}}
+    await state.client.patch_merge(
+        v1alpha1.API_VERSION, v1alpha1.KIND, meta["name"], meta["namespace"], patch
+    )
+
+
+async def finalize(state: State, body: dict[str, Any]) -> None:
+    """On deletion: drop what only we can drop, then let the object go."""
+    if FINALIZER not in (body["metadata"].get("finalizers") or []):
+        return
+    try:
+        owner = Owner.from_body(body)
+    except pydantic.ValidationError:
+        owner = None
+    if owner is not None and needs_finalizer(owner):
+        await DatabaseManager(state).drop_external(owner)  # raises: retried with backoff
+    remaining = [f for f in body["metadata"].get("finalizers") or [] if f != FINALIZER]
+    await _patch_finalizers(state, body, remaining)
 
 
 async def _conflict(state: State, owner: Owner, desired: dict[str, Any]) -> Problem | None:

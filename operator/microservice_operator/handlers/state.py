@@ -14,7 +14,12 @@ from typing import Any
 
 from microservice_operator.api import v1alpha1
 from microservice_operator.builders import CHILD_KINDS
-from microservice_operator.builders.compare import HASH_ANNOTATION
+from microservice_operator.builders.common import (
+    ANNOTATION_PREFIX,
+    LABEL_MANAGED_BY,
+    LABEL_NAME,
+    MANAGED_BY,
+)
 from microservice_operator.kube import KubeClient
 
 Key = tuple[str, str]
@@ -36,15 +41,17 @@ def trim(body: Mapping[str, Any]) -> dict[str, Any]:
     """A light copy of a body: identity, labels, our hash annotation, spec and status."""
     meta = body.get("metadata", {})
     out_meta = {k: meta[k] for k in _KEEP_META if k in meta}
-    digest = (meta.get("annotations") or {}).get(HASH_ANNOTATION)
-    if digest:
-        out_meta["annotations"] = {HASH_ANNOTATION: digest}
+    ours = {
+        k: v for k, v in (meta.get("annotations") or {}).items() if k.startswith(ANNOTATION_PREFIX)
+    }
+    if ours:
+        out_meta["annotations"] = ours
     out: dict[str, Any] = {
         "apiVersion": body.get("apiVersion"),
         "kind": body.get("kind"),
         "metadata": out_meta,
     }
-    for key in ("spec", "status", "automountServiceAccountToken"):
+    for key in ("spec", "status", "automountServiceAccountToken", "data"):
         if key in body:
             out[key] = _plain(body[key])
     return out
@@ -60,9 +67,19 @@ def _plain(value: Any) -> Any:
 
 
 def owner_key(body: Mapping[str, Any]) -> Key | None:
-    """The MicroService that controls a child, from its controller owner reference."""
+    """The MicroService of a child: its controller owner reference, else its labels.
+
+    Children kept after deletion on purpose (credentials with Retain) have no
+    owner reference; their ``app.kubernetes.io/name`` label still names it.
+    """
     meta = body.get("metadata", {})
-    for ref in meta.get("ownerReferences") or []:
+    labels = meta.get("labels") or {}
+    refs = meta.get("ownerReferences") or []
+    if not refs and labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_NAME):
+        name = labels[LABEL_NAME]
+        # a database server's own labels name it "<ms>-db"; the owner is in the Secret's labels
+        return (meta.get("namespace", ""), name)
+    for ref in refs:
         if (
             ref.get("controller")
             and ref.get("kind") == v1alpha1.KIND
@@ -86,6 +103,10 @@ class State:
 
     client: KubeClient
     indexes: Mapping[str, Any] = field(default_factory=dict)
+    db_provisioned: dict[Key, str] = field(default_factory=dict)
+    """External databases provisioned by this process, by credentials fingerprint."""
+    cnpg_seen: tuple[float, bool] = (0.0, False)
+    """When the CloudNativePG CRD was last looked up, and whether it was there."""
 
     def microservice(self, key: Key) -> dict[str, Any] | None:
         """The latest MicroService body, or None when it is gone."""

@@ -68,5 +68,7 @@ KNOWN: dict[tuple[str, str], Resource] = {
             namespaced=False,
         ),
         Resource("microservice-operator.dev/v1alpha1", "MicroService", "microservices"),
+        Resource("postgresql.cnpg.io/v1", "Cluster", "clusters"),
+        Resource("postgresql.cnpg.io/v1", "Database", "databases"),
     )
 }
