@@ -45,7 +45,7 @@ RENDERS = {
     "minimal": ["--set", "metrics.enabled=false,crds.enabled=false,leaderElection.enabled=false"],
 }
 NAMESPACED_RESOURCES = {
-    ("microservice-operator.dev", "microservices"): {"get", "list", "watch"},
+    ("microservice-operator.dev", "microservices"): {"get", "list", "watch", "patch"},
     ("microservice-operator.dev", "microservices/status"): {"get", "patch", "update"},
     **{
         (group, resource): {"get", "list", "watch", "create", "update", "patch", "delete"}

@@ -12,7 +12,8 @@ the rendered rules). Least privilege: no wildcard verbs, resources or groups.
 {{- define "microservice-operator.namespacedRules" -}}
 - apiGroups: ["microservice-operator.dev"]
   resources: ["microservices"]
-  verbs: ["get", "list", "watch"]
+  # patch: the finalizer, only on MicroServices with an external database and deletionPolicy Delete
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["microservice-operator.dev"]
   resources: ["microservices/status"]
   verbs: ["get", "patch", "update"]

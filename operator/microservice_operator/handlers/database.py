@@ -61,6 +61,10 @@ class DatabaseOutcome:
     retry_after: float | None = None
 
 
+class AdminSecretMissingError(ProvisioningError):
+    """The serverRef's admin Secret does not exist (or no longer does)."""
+
+
 def new_password() -> str:
     """32 URL-safe characters from the OS CSPRNG."""
     return secrets.token_urlsafe(24)
@@ -134,17 +138,38 @@ class DatabaseManager:
         if secret is None:
             secret = await self._create_secret(owner)
         await self._align_owner(owner, secret)
-        data = decode(secret)
+        data = await self._align_location(owner, secret, decode(secret))
         return await self._rotate_if_asked(owner, secret, data, out)
 
-    async def _create_secret(self, owner: Owner) -> dict[str, Any]:
+    def _location(self, owner: Owner) -> tuple[str, int]:
         assert owner.spec.database is not None
         database = owner.spec.database
         engine = ENGINES[database.engine]
         if database.mode is DatabaseMode.EXTERNAL and database.server_ref is not None:
-            host, port = database.server_ref.host, database.server_ref.port or engine.port
-        else:
-            host, port = dedicated_host(owner), engine.port
+            return database.server_ref.host, database.server_ref.port or engine.port
+        return dedicated_host(owner), engine.port
+
+    async def _align_location(
+        self, owner: Owner, secret: dict[str, Any], data: dict[str, str]
+    ) -> dict[str, str]:
+        """Follow a moved server (serverRef changed): host and port only, never the login."""
+        assert owner.spec.database is not None
+        host, port = self._location(owner)
+        if data.get("DB_HOST") == host and data.get("DB_PORT") == str(port):
+            return data
+        creds = _creds({**data, "DB_HOST": host, "DB_PORT": str(port)})
+        database = owner.spec.database
+        moved = secret_data(database.engine, creds, database.mode)
+        changes = {k: moved[k] for k in ("DATABASE_URL", "DB_HOST", "DB_PORT")}
+        await self.state.client.patch_merge(
+            "v1", "Secret", secret["metadata"]["name"], owner.namespace, {"stringData": changes}
+        )
+        logger.info("database of %s/%s moved to %s:%s", owner.namespace, owner.name, host, port)
+        return {**data, **changes}
+
+    async def _create_secret(self, owner: Owner) -> dict[str, Any]:
+        assert owner.spec.database is not None
+        host, port = self._location(owner)
         ident = identifier(owner)
         creds = Credentials(host, port, ident, ident, new_password())
         manifest = build_credentials_secret(owner, creds)
@@ -236,7 +261,7 @@ class DatabaseManager:
         ref = owner.spec.database.server_ref
         secret = await self.state.client.get("v1", "Secret", ref.admin_secret_name, owner.namespace)
         if secret is None:
-            raise ProvisioningError(f"admin Secret {ref.admin_secret_name} not found")
+            raise AdminSecretMissingError(f"admin Secret {ref.admin_secret_name} not found")
         data = decode(secret)
         if "username" not in data or "password" not in data:
             raise ProvisioningError(

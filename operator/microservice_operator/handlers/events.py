@@ -41,6 +41,16 @@ def transitions(
     return out
 
 
+async def post_event_quietly(
+    state: Any, body: dict[str, Any], type_: str, reason: str, message: str
+) -> None:
+    """Post one Event; never raise (the namespace may be going away)."""
+    try:
+        await post_event(state.client, body, type_, reason, message)
+    except ApiError as exc:
+        logger.debug("could not post event %s: %s", reason, exc)
+
+
 async def announce_transitions(
     client: KubeClient,
     body: dict[str, Any],

@@ -23,8 +23,8 @@ from microservice_operator.builders.status import (
     invalid_spec_status,
     is_ready,
 )
-from microservice_operator.handlers.database import DatabaseManager
-from microservice_operator.handlers.events import announce_transitions
+from microservice_operator.handlers.database import AdminSecretMissingError, DatabaseManager
+from microservice_operator.handlers.events import announce_transitions, post_event_quietly
 from microservice_operator.handlers.queue import Requeue
 from microservice_operator.handlers.state import Key, State
 from microservice_operator.kube import ApiError
@@ -170,7 +170,13 @@ async def finalize(state: State, body: dict[str, Any]) -> None:
     except pydantic.ValidationError:
         owner = None
     if owner is not None and needs_finalizer(owner):
-        await DatabaseManager(state).drop_external(owner)  # raises: retried with backoff
+        try:
+            await DatabaseManager(state).drop_external(owner)  # other errors: retried with backoff
+        except AdminSecretMissingError as exc:
+            # Nothing can log in to drop it: say so loudly rather than block deletion forever.
+            message = f"external database not dropped: {exc}; drop it by hand"
+            logger.warning("%s/%s: %s", owner.namespace, owner.name, message)
+            await post_event_quietly(state, body, "Warning", "DatabaseNotDropped", message)
     remaining = [f for f in body["metadata"].get("finalizers") or [] if f != FINALIZER]
     await _patch_finalizers(state, body, remaining)
 

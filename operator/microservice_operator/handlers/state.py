@@ -26,6 +26,7 @@ Key = tuple[str, str]
 """(namespace, name) of a MicroService."""
 
 _KEEP_META = (
+    "finalizers",
     "name",
     "namespace",
     "uid",

@@ -16,6 +16,7 @@ import kopf
 from microservice_operator.api import v1alpha1
 from microservice_operator.builders import CHILD_KINDS
 from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
+from microservice_operator.databases import ProvisioningError
 from microservice_operator.handlers.queue import WorkQueue
 from microservice_operator.handlers.reconcile import reconcile
 from microservice_operator.handlers.state import (
@@ -78,7 +79,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         memo["state"] = state
         memo["queue"] = WorkQueue[Key](
             work=lambda key: reconcile(state, key),
-            expected=(ApiError, aiohttp.ClientError, TimeoutError),
+            expected=(ApiError, ProvisioningError, aiohttp.ClientError, TimeoutError),
         )
 
     @kopf.on.cleanup(registry=registry)
