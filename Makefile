@@ -66,11 +66,17 @@ lint: setup ## ruff (lint + format check), mypy --strict, import-linter
 generate: setup ## Regenerate crds/ from the API models
 	@$(RUN) msop crd -o crds/microservices.yaml
 	@$(RUN) msop crd --chart -o charts/microservice-operator/templates/crd.yaml
+	@$(RUN) python hack/gen-api-docs.py
 
 .PHONY: generate-check
 generate-check: setup ## Fail if generated files are stale (CI drift check)
 	@$(RUN) msop crd -o crds/microservices.yaml --check
 	@$(RUN) msop crd --chart -o charts/microservice-operator/templates/crd.yaml --check
+	@$(RUN) python hack/gen-api-docs.py --check
+
+.PHONY: docs
+docs: setup ## Regenerate docs/reference/api.md from the CRD
+	@$(RUN) python hack/gen-api-docs.py
 
 .PHONY: golden
 golden: setup ## Rewrite builder golden files after an intended change (review the diff)
@@ -78,8 +84,10 @@ golden: setup ## Rewrite builder golden files after an intended change (review t
 
 ##@ Tests
 .PHONY: test
-test: lint tools generate-check ## Everything CI runs: lint, types, drift checks, unit, integration, e2e
+test: lint tools generate-check ## Everything CI runs: lint, types, drift checks, all test tiers, image, samples
 	@$(PYTEST)
+	@$(MAKE) image-check
+	@$(MAKE) test-samples
 
 .PHONY: test-unit
 test-unit: setup ## Unit tests (pure, no cluster)

@@ -150,7 +150,8 @@ start_ferretdb() { # start_ferretdb DIR -> writes DIR/mongodb.env
   password="$(random_password)"
   mkdir -p "$dir/ferretdb/data" "$dir/ferretdb/state"
   FERRETDB_SETUP_PASSWORD="$password" "$FERRETDB_BIN" --handler=sqlite \
-    --sqlite-url="file:$dir/ferretdb/data/" --listen-addr="127.0.0.1:$port" \
+    --sqlite-url="file:$dir/ferretdb/data/?_pragma=synchronous(normal)" \
+    --listen-addr="127.0.0.1:$port" \
     --state-dir="$dir/ferretdb/state" --debug-addr=- --telemetry=disable --log-level=error \
     --test-enable-new-auth --setup-database=admin --setup-username=root \
     >"$dir/ferretdb/server.log" 2>&1 </dev/null &

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pydantic
 import yaml
@@ -18,6 +19,9 @@ from microservice_operator.api import API_VERSION, KIND
 from microservice_operator.api.crd import crd_yaml
 from microservice_operator.api.crd_chart import chart_crd_template
 from microservice_operator.builders import Owner, build_children
+
+if TYPE_CHECKING:
+    from microservice_operator.handlers.leader import LeaseConfig
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +44,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="liveness endpoint URL, or '' to disable (default: %(default)s)",
     )
     run.add_argument("--log-format", choices=["json", "human"], default="json")
+    election = run.add_argument_group("leader election (a coordination.k8s.io Lease)")
+    election.add_argument(
+        "--leader-election",
+        action=argparse.BooleanOptionalAction,
+        default=_env_flag("MSOP_LEADER_ELECTION"),
+        help="only the Lease holder reconciles (env MSOP_LEADER_ELECTION; default off)",
+    )
+    election.add_argument(
+        "--lease-name", default=os.environ.get("MSOP_LEASE_NAME", "microservice-operator")
+    )
+    election.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("MSOP_LEASE_NAMESPACE") or None,
+        help="default: the pod's namespace, else 'default'",
+    )
+    election.add_argument(
+        "--lease-duration",
+        type=float,
+        default=float(os.environ.get("MSOP_LEASE_DURATION", "12").rstrip("s")),
+    )
+    election.add_argument(
+        "--renew-deadline",
+        type=float,
+        default=float(os.environ.get("MSOP_RENEW_DEADLINE", "8").rstrip("s")),
+    )
+    election.add_argument(
+        "--retry-period",
+        type=float,
+        default=float(os.environ.get("MSOP_RETRY_PERIOD", "2").rstrip("s")),
+    )
+    election.add_argument(
+        "--identity", default=None, help="holder identity (default: $POD_NAME or host-pid)"
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     render = commands.add_parser("render", help="print the children of MicroServices, no cluster")
@@ -59,7 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run_operator(args.namespace, args.liveness, args.log_format, args.verbose)
+        from microservice_operator.handlers.leader import LeaseConfig, default_identity
+
+        lease = None
+        if args.leader_election:
+            lease = LeaseConfig(
+                name=args.lease_name,
+                namespace=args.lease_namespace or _pod_namespace(),
+                identity=args.identity or default_identity(),
+                lease_duration=args.lease_duration,
+                renew_deadline=args.renew_deadline,
+                retry_period=args.retry_period,
+            )
+        return run_operator(args.namespace, args.liveness, args.log_format, args.verbose, lease)
     if args.command == "render":
         return render_file(args.filename, args.namespace, sys.stdout)
     return write_crd(args.output, args.check, chart=args.chart)
@@ -101,11 +150,28 @@ def render_file(filename: str, namespace: str, out: TextIO) -> int:
     return 0
 
 
-def run_operator(namespaces: list[str], liveness: str, log_format: str, verbose: bool) -> int:
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _pod_namespace() -> str:
+    path = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    return path.read_text(encoding="utf-8").strip() if path.exists() else "default"
+
+
+def run_operator(
+    namespaces: list[str],
+    liveness: str,
+    log_format: str,
+    verbose: bool,
+    lease: LeaseConfig | None = None,
+) -> int:
     """Run the operator until interrupted."""
     import kopf
 
-    from microservice_operator.handlers import register
+    from microservice_operator.handlers import Options, register
 
     kopf.configure(
         verbose=verbose,
@@ -115,7 +181,7 @@ def run_operator(namespaces: list[str], liveness: str, log_format: str, verbose:
     if not verbose:  # kopf logs every handler call at INFO; our reconciler logs what matters
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     registry = kopf.OperatorRegistry()
-    register(registry)
+    register(registry, Options(leader_election=lease))
     asyncio.run(
         kopf.operator(
             registry=registry,

@@ -66,9 +66,7 @@ def start_databases() -> tuple[DatabaseServers, Path]:
 
 def stop_databases(servers: DatabaseServers) -> None:
     """Stop both servers and remove their state."""
-    subprocess.run(
-        [str(DATABASES_SCRIPT), "stop", str(servers.directory)], check=True, timeout=120
-    )
+    subprocess.run([str(DATABASES_SCRIPT), "stop", str(servers.directory)], check=True, timeout=120)
 
 
 @contextmanager

@@ -253,8 +253,8 @@ def test_deployment_runs_the_operator_with_leader_election_settings() -> None:
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert {k: v for k, v in env.items() if k.startswith("MSOP_")} == {
         "MSOP_LEADER_ELECTION": "true",
-        "MSOP_LEASE_DURATION": "15s",
-        "MSOP_RENEW_DEADLINE": "10s",
+        "MSOP_LEASE_DURATION": "12s",
+        "MSOP_RENEW_DEADLINE": "8s",
         "MSOP_RETRY_PERIOD": "2s",
         "MSOP_LEASE_NAMESPACE": NAMESPACE,
         "MSOP_LEASE_NAME": "msop-microservice-operator",

@@ -34,6 +34,8 @@ class WorkQueue(Generic[K]):
 
     work: Callable[[K], Awaitable[None]]
     concurrency: int = 64
+    gate: asyncio.Event | None = None
+    """When given, work waits until it is set (leader election: only the leader works)."""
     expected: tuple[type[BaseException], ...] = ()
     """Exception types that are operational (API errors, timeouts): logged without traceback."""
     _running: dict[K, asyncio.Task[None]] = field(default_factory=dict)
@@ -73,6 +75,8 @@ class WorkQueue(Generic[K]):
             self._slots = asyncio.Semaphore(self.concurrency)
         try:
             while True:
+                if self.gate is not None:
+                    await self.gate.wait()
                 self._dirty.discard(key)
                 async with self._slots:
                     await self._once(key)

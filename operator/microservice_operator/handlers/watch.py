@@ -7,7 +7,10 @@ used, so kopf adds no finalizers and writes no annotations of its own.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -17,6 +20,7 @@ from microservice_operator.api import v1alpha1
 from microservice_operator.builders import CHILD_KINDS
 from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
 from microservice_operator.databases import ProvisioningError
+from microservice_operator.handlers.leader import LeaderElector, LeaseConfig
 from microservice_operator.handlers.queue import WorkQueue
 from microservice_operator.handlers.reconcile import reconcile
 from microservice_operator.handlers.state import (
@@ -28,6 +32,7 @@ from microservice_operator.handlers.state import (
     trim,
 )
 from microservice_operator.kube import ApiError, KubeClient, load_connection
+from microservice_operator.kube.client import USER_AGENT
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,12 @@ def _plural(api_version: str, kind: str) -> tuple[str, str, str]:
     res = KNOWN[(api_version, kind)]
     group, _, version = api_version.rpartition("/")
     return group, version, res.plural
+
+
+def _exit_on_lost_lease() -> None:
+    # Another replica may already be writing: stop now, restart clean.
+    logger.critical("lost the leader Lease: exiting")
+    os._exit(1)
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -52,8 +63,17 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.posting.enabled = False  # Events are posted by the reconciler, on transitions only
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
+@dataclass(frozen=True)
+class Options:
+    """How this operator process runs."""
+
+    leader_election: LeaseConfig | None = None
+    """None: this process reconciles alone (one replica, or local development)."""
+
+
+def register(registry: kopf.OperatorRegistry, options: Options | None = None) -> None:
     """Register every handler on ``registry``."""
+    opts = options or Options()
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -72,18 +92,35 @@ def register(registry: kopf.OperatorRegistry) -> None:
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **kwargs: Any) -> None:
         configure(settings)
-        client = KubeClient.connect()
+        election = opts.leader_election
+        agent = f"{USER_AGENT} ({election.identity})" if election else USER_AGENT
+        client = KubeClient.connect(user_agent=agent)
         names = [MICROSERVICE_INDEX, *(child_index_id(a, k) for a, k in CHILD_KINDS)]
         indexes = {name: kwargs[name] for name in names}
         state = State(client=client, indexes=indexes)
         memo["state"] = state
+        gate = None
+        if election is not None:
+            elector = LeaderElector(client, election, on_lost=_exit_on_lost_lease)
+            memo["elector"] = elector
+            memo["elector_task"] = asyncio.create_task(elector.run())
+            gate = elector.leading
         memo["queue"] = WorkQueue[Key](
             work=lambda key: reconcile(state, key),
+            gate=gate,
             expected=(ApiError, ProvisioningError, aiohttp.ClientError, TimeoutError),
         )
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        elector: LeaderElector | None = memo.get("elector")
+        if elector is not None:
+            memo["elector_task"].cancel()
+            if elector.leading.is_set():
+                elector.leading.clear()  # stop starting new work
+                await memo["queue"].drain()
+                elector.leading.set()
+                await elector.release()
         await memo["queue"].drain()
         await memo["state"].client.close()
 

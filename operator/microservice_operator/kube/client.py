@@ -246,6 +246,10 @@ class KubeClient:
             "PATCH", await self._path(obj), params=params, body=obj, content_type=APPLY_CONTENT_TYPE
         )
 
+    async def replace(self, obj: Mapping[str, Any]) -> Body:
+        """PUT a whole object; its resourceVersion makes it a compare-and-swap (409 on a race)."""
+        return await self.request("PUT", await self._path(obj), body=obj)
+
     async def patch_merge(
         self,
         api_version: str,

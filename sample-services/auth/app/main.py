@@ -47,5 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
     app.include_router(jwks.router)
-    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(api_router)
     return app

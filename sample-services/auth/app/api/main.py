@@ -1,4 +1,4 @@
-"""The versioned API router."""
+"""The versioned API router (each route module carries the `/api/v1` prefix)."""
 
 from fastapi import APIRouter
 

@@ -10,6 +10,9 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+# Routers carry the full prefix themselves: metrics label requests by `route.path`.
+API_V1_STR = "/api/v1"
+
 
 class Settings(BaseSettings):
     """Configuration of the auth service.

@@ -9,9 +9,10 @@ from fastapi import APIRouter, HTTPException, status
 from app import crud
 from app.api.deps import KeysDep, SessionDep, SettingsDep
 from app.core import security
+from app.core.config import API_V1_STR
 from app.models import LoginRequest, Token
 
-router = APIRouter(tags=["login"])
+router = APIRouter(prefix=API_V1_STR, tags=["login"])
 
 
 @router.post("/login")

@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from app import crud
 from app.api.deps import CurrentUser, SessionDep
+from app.core.config import API_V1_STR
 from app.models import UserPublic, UserRegister
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=f"{API_V1_STR}/users", tags=["users"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -1,0 +1,1 @@
+"""Configuration, security, database and observability plumbing."""

@@ -1,0 +1,84 @@
+"""Request dependencies, as `Annotated` aliases used by the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.core.config import Settings
+from app.core.jwks import JwksCache, JwksUnavailableError
+from app.core.security import InvalidTokenError, Principal, decode_access_token, token_key_id
+from app.crud import Catalog
+
+ROLE_ADMIN = "admin"
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_catalog(request: Request) -> Catalog:
+    """The catalog opened at start."""
+    catalog: Catalog = request.app.state.catalog
+    return catalog
+
+
+def get_jwks(request: Request) -> JwksCache:
+    """The issuer's keys."""
+    jwks: JwksCache = request.app.state.jwks
+    return jwks
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+JwksDep = Annotated[JwksCache, Depends(get_jwks)]
+TokenDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _unauthorized(reason: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=f"invalid or missing bearer token: {reason}",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def get_principal(settings: SettingsDep, jwks: JwksDep, credentials: TokenDep) -> Principal:
+    """The caller, from a bearer token signed by the issuer's current keys."""
+    if credentials is None:
+        raise _unauthorized("no token")
+    try:
+        key = await jwks.get_key(token_key_id(credentials.credentials))
+        return decode_access_token(
+            credentials.credentials,
+            key,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway_seconds,
+        )
+    except InvalidTokenError as exc:
+        raise _unauthorized(str(exc)) from exc
+    except JwksUnavailableError as exc:
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="cannot verify tokens: the issuer's keys are unavailable",
+        ) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    """The caller, who must hold role `admin`."""
+    if not principal.has_role(ROLE_ADMIN):
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="role admin required")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

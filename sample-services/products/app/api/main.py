@@ -1,0 +1,9 @@
+"""The versioned API router (each route module carries the `/api/v1` prefix)."""
+
+from fastapi import APIRouter
+
+from app.api.routes import products, reservations
+
+api_router = APIRouter()
+api_router.include_router(products.router)
+api_router.include_router(reservations.router)
