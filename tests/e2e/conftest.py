@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.audit import AuditLog
 from tests.support.cluster import ROOT, Cluster
+from tests.support.identity import ChartIdentity, install_chart_identity
 from tests.support.operator import OperatorProcess
 
 
@@ -27,11 +28,18 @@ def crd_installed(cluster: Cluster) -> None:
 
 
 @pytest.fixture(scope="session")
+def chart_identity(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> ChartIdentity:
+    """The chart's ServiceAccount, RBAC and a token: the operator's least privilege."""
+    return install_chart_identity(cluster, tmp_path_factory.mktemp("identity"))
+
+
+@pytest.fixture(scope="session")
 def operator(
-    cluster: Cluster, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
+    chart_identity: ChartIdentity, crd_installed: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
+    """The operator process, running as the Helm chart's ServiceAccount (its RBAC only)."""
     process = OperatorProcess(
-        kubeconfig=cluster.kubeconfig, log_dir=tmp_path_factory.mktemp("operator")
+        kubeconfig=chart_identity.kubeconfig, log_dir=tmp_path_factory.mktemp("operator")
     )
     process.start()
     yield process

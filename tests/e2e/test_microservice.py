@@ -219,6 +219,11 @@ async def test_deleted_or_edited_child_is_restored_quickly(
         ({"image": ""}, "spec.image"),
         ({"disruptionBudget": {"maxUnavailable": 1, "minAvailable": 1}}, "exactly one of"),
         ({"replicas": "two"}, "spec.replicas"),
+        (
+            {"database": {"engine": "mongodb", "mode": "cloudnativepg"}},
+            "needs database.engine postgres",
+        ),
+        ({"database": {"engine": "postgres", "mode": "external"}}, "serverRef is required"),
     ],
 )
 async def test_invalid_spec_is_rejected_by_the_api_server(

@@ -229,6 +229,10 @@ class Database(Model):
                     "self.mode != 'external' || has(self.serverRef)",
                     "database.serverRef is required when database.mode is external",
                 ),
+                _cel(
+                    "self.mode != 'cloudnativepg' || self.engine == 'postgres'",
+                    "database.mode cloudnativepg needs database.engine postgres",
+                ),
             ]
         }
     )

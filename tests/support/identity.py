@@ -1,0 +1,83 @@
+"""Run the operator as the Helm chart's ServiceAccount: the chart's RBAC, nothing more.
+
+The chart is rendered with helm, its ServiceAccount and RBAC objects are
+applied, and a token of that ServiceAccount (TokenRequest, like
+``kubectl create token``) goes into a kubeconfig of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tests.support.cluster import ROOT, Cluster
+
+RELEASE = "msop"
+NAMESPACE = "msop-system"
+FULLNAME = f"{RELEASE}-microservice-operator"
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+
+
+@dataclass(frozen=True)
+class ChartIdentity:
+    kubeconfig: Path
+    namespace: str = NAMESPACE
+    service_account: str = FULLNAME
+    lease_name: str = FULLNAME
+
+
+def render_chart(*values: str) -> list[dict[str, object]]:
+    versions = dict(
+        line.split("=", 1)
+        for line in (ROOT / "hack" / "versions.env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    args = [
+        str(ROOT / ".tools" / "bin" / "helm"),
+        "template",
+        RELEASE,
+        str(ROOT / "charts" / "microservice-operator"),
+        "-n",
+        NAMESPACE,
+        "--kube-version",
+        versions["KUBERNETES_VERSION"],
+        "--set",
+        "crds.enabled=false",
+    ]
+    for value in values:
+        args += ["--set", value]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def install_chart_identity(cluster: Cluster, directory: Path) -> ChartIdentity:
+    cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+    rbac = [doc for doc in render_chart() if doc.get("kind") in RBAC_KINDS]
+    cluster.kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=msop-tests",
+        "-f",
+        "-",
+        input=yaml.safe_dump_all(rbac),
+    )
+    token = cluster.kubectl("-n", NAMESPACE, "create", "token", FULLNAME, "--duration=6h").strip()
+    admin = yaml.safe_load(cluster.kubeconfig.read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])["context"]
+    server = next(c for c in admin["clusters"] if c["name"] == context["cluster"])["cluster"]
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "operator",
+        "clusters": [{"name": "local", "cluster": server}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
+    }
+    path = directory / "operator.kubeconfig"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    path.chmod(0o600)
+    return ChartIdentity(kubeconfig=path)
