@@ -44,6 +44,10 @@ cluster-down: ## Stop the local control plane and remove its state
 cluster-status: ## Tell whether the local control plane is running
 	@hack/cluster.sh status
 
+.PHONY: demo
+demo: ## Cluster, chart, operator (as the chart's ServiceAccount) and the sample shop, all Ready
+	@hack/demo.sh
+
 .PHONY: env
 env: ## Print exports for the project's tools and cluster: eval "$(make -s env)"
 	@hack/cluster.sh env
@@ -155,3 +159,35 @@ test-samples: lint-samples ## Sample services' tests (real PostgreSQL + FerretDB
 load-samples: $(UV) ## Bounded load test (loopback only): orders' throughput and p99 latency
 	@hack/databases.sh install
 	@$(SAMPLE_RUN) python $(SAMPLES)/loadtest.py --requests 1000 --concurrency 20 --time-limit 60
+
+##@ Benchmarks
+# A cluster of its own (never the test cluster), 20 kwok nodes of 110 pods each, and a
+# virtualenv of its own (a concurrent `make setup` must not remove matplotlib mid-run).
+BENCH_CLUSTER := msop-bench
+BENCH_KUBECONFIG := .cluster/kubeconfig-$(BENCH_CLUSTER)
+BENCH_NODES ?= 20
+BENCH_ARGS ?=
+BENCH_CLUSTER_ENV := MSOP_CLUSTER_NAME=$(BENCH_CLUSTER) MSOP_CLUSTER_NODES=$(BENCH_NODES) \
+  MSOP_KUBECONFIG_OUT=$(CURDIR)/$(BENCH_KUBECONFIG)
+BENCH := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cluster/bench/venv \
+  $(UV) run --frozen --no-default-groups --group bench python -m hack.bench \
+  --kubeconfig $(BENCH_KUBECONFIG) --cluster-name $(BENCH_CLUSTER)
+
+.PHONY: bench
+bench: $(UV) ## Benchmark N=100,1000 vs direct apply and Helm (~30 min): docs/performance.md
+	@$(BENCH_CLUSTER_ENV) hack/cluster.sh up
+	@$(BENCH) --sizes 100,1000 --idle 120 $(BENCH_ARGS)
+
+.PHONY: bench-quick
+bench-quick: $(UV) ## The same benchmark at N=100 only, 20 s idle (< 5 min)
+	@$(BENCH_CLUSTER_ENV) hack/cluster.sh up
+	@$(BENCH) --sizes 100 --idle 20 $(BENCH_ARGS)
+
+.PHONY: bench-profile
+bench-profile: $(UV) ## Profile the operator's convergence at N=1000 with py-spy (.cluster/bench/)
+	@$(BENCH_CLUSTER_ENV) hack/cluster.sh up
+	@$(BENCH) --sizes 1000 --profile $(BENCH_ARGS)
+
+.PHONY: bench-cluster-down
+bench-cluster-down: ## Stop the benchmark cluster and remove its state
+	@$(BENCH_CLUSTER_ENV) hack/cluster.sh down

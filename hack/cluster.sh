@@ -9,6 +9,8 @@
 #   hack/cluster.sh env      print shell exports (PATH, KUBECONFIG)
 #
 # State lives in .cluster/ (git-ignored); the kubeconfig is .cluster/kubeconfig.
+# Environment: MSOP_CLUSTER_NAME (default msop), MSOP_CLUSTER_NODES (default 3),
+# MSOP_KUBECONFIG_OUT (default .cluster/kubeconfig; give each side-by-side cluster its own).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +20,7 @@ BIN="$ROOT/.tools/bin"
 STATE="$ROOT/.cluster"
 NAME="${MSOP_CLUSTER_NAME:-msop}"
 NODES="${MSOP_CLUSTER_NODES:-3}"
-KUBECONFIG_OUT="$STATE/kubeconfig"
+KUBECONFIG_OUT="${MSOP_KUBECONFIG_OUT:-$STATE/kubeconfig}"
 
 export KWOK_WORKDIR="$STATE/kwok"
 export KWOK_KUBE_APISERVER_BINARY="$BIN/kube-apiserver"
@@ -110,7 +112,7 @@ up() {
   log "ready in $((SECONDS - start)) s"
   cat >&2 <<EOF
 [cluster] use it:   eval "\$(make -s env)" && kubectl get nodes
-[cluster] kubeconfig: .cluster/kubeconfig   audit log: $(audit_log_path)
+[cluster] kubeconfig: ${KUBECONFIG_OUT#"$ROOT"/}   audit log: $(audit_log_path)
 EOF
 }
 
@@ -126,6 +128,10 @@ running_pids() {
 }
 
 down() {
+  if [[ -f "$STATE/operator.pid" ]]; then  # an operator started by hack/demo.sh
+    kill "$(cat "$STATE/operator.pid")" 2>/dev/null || true
+    rm -f "$STATE/operator.pid"
+  fi
   if exists; then
     log "deleting cluster '$NAME'"
     kwokctl delete cluster --name "$NAME" || true

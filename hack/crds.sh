@@ -2,7 +2,8 @@
 # Upstream CRDs of optional integrations, taken from their released Go modules
 # (never hand-copied), cached in the per-user Go module cache.
 #
-#   hack/crds.sh cnpg     print the directory holding CloudNativePG's CRDs
+#   hack/crds.sh cnpg         print the directory holding CloudNativePG's CRDs
+#   hack/crds.sh prometheus   print the directory holding prometheus-operator's CRDs
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,5 +18,8 @@ module_dir() { # module_dir MODULE VERSION
 
 case "${1:-}" in
   cnpg) printf '%s/config/crd/bases\n' "$(module_dir github.com/cloudnative-pg/cloudnative-pg "$CNPG_VERSION")" ;;
-  *) sed -n '2,6p' "$0" >&2; exit 2 ;;
+  prometheus)
+    printf '%s/example/prometheus-operator-crd\n' \
+      "$(module_dir github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")" ;;
+  *) sed -n '2,7p' "$0" >&2; exit 2 ;;
 esac

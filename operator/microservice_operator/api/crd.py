@@ -39,6 +39,9 @@ def structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
         return structural({**options[0], **node}, defs)
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(node.get(bound), int | float) and not isinstance(node[bound], bool):
+            node[limit], node[bound] = node[bound], True  # OpenAPI v3.0 spells it as a flag
     out: Schema = {}
     for key, value in node.items():
         if key in _DROP:

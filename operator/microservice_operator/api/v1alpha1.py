@@ -251,6 +251,96 @@ class Database(Model):
     """`Retain` keeps data and credentials after deletion; `Delete` removes them."""
 
 
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class Dependency(Model):
+    """Another MicroService this one calls: discovery, network access and readiness."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=DNS_LABEL)
+    """The MicroService's name; its URL arrives as env `<NAME>_URL`."""
+    namespace: str | None = Field(default=None, max_length=63, pattern=DNS_LABEL)
+    """Its namespace; default: this MicroService's namespace."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """Service port to call; default 80."""
+
+
+class IssuerRef(Model):
+    """The MicroService that issues the JWTs this one accepts."""
+
+    name: str = Field(min_length=1, max_length=63, pattern=DNS_LABEL)
+    """The issuer's name."""
+    namespace: str | None = Field(default=None, max_length=63, pattern=DNS_LABEL)
+    """Its namespace; default: this MicroService's namespace."""
+
+
+class Auth(Model):
+    """JWT wiring: issue tokens, or trust an issuer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                _cel(
+                    "!(has(self.issuer) && self.issuer && has(self.issuerRef))",
+                    "auth.issuer and auth.issuerRef are mutually exclusive",
+                )
+            ]
+        }
+    )
+
+    issuer: bool = False
+    """This service issues JWTs: JWT_ISSUER and a generated RS256 key (JWT_PRIVATE_KEY_FILE)."""
+    issuer_ref: IssuerRef | None = None
+    """Trust this issuer: JWT_ISSUER and JWKS_URL are injected and the network path opened."""
+
+
+class PolicyPeer(Model):
+    """Extra traffic a NetworkPolicy lets through."""
+
+    namespaces: list[Annotated[str, Field(max_length=63, pattern=DNS_LABEL)]] | None = Field(
+        default=None, max_length=32
+    )
+    """Namespaces whose pods may connect (e.g. an ingress controller's)."""
+    cidrs: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=32)
+    """IP blocks (e.g. 10.0.0.0/8) and the ports below."""
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] | None = Field(default=None, max_length=16)
+    """Ports for `cidrs` (egress); default: any."""
+
+
+class NetworkPolicySpec(Model):
+    """NetworkPolicies generated from dependsOn, the issuer relation and the database."""
+
+    enabled: bool = True
+    """Set false on clusters without a policy engine (or label the namespace
+    `microservice-operator.dev/network-policies=disabled`)."""
+    ingress: PolicyPeer | None = None
+    """Who else may connect to this service."""
+    egress: PolicyPeer | None = None
+    """What else this service may reach."""
+
+
+class AlertThresholds(Model):
+    """Per-service thresholds of the generated RED alerts."""
+
+    error_ratio: float = Field(default=0.05, gt=0, le=1)
+    """Alert when more than this share of requests fail (5xx) over 10 minutes."""
+    p99_latency_seconds: float = Field(default=1.0, gt=0, le=600)
+    """Alert when the 99th percentile latency stays above this many seconds."""
+
+
+class Monitoring(Model):
+    """Prometheus scraping, RED alerts and a Grafana dashboard (prometheus-operator CRDs)."""
+
+    enabled: bool = True
+    """Set false to keep the block but remove the monitoring objects."""
+    path: str = Field(default="/metrics", pattern=r"^/", max_length=256)
+    """Metrics path on the service port."""
+    interval: str = Field(default="30s", pattern=r"^[0-9]+(ms|s|m|h)$", max_length=16)
+    """Scrape interval."""
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    """Alert thresholds."""
+
+
 class MicroServiceSpec(Model):
     """Desired state of a MicroService."""
 
@@ -300,6 +390,16 @@ class MicroServiceSpec(Model):
     """Options for the workload's ServiceAccount."""
     database: Database | None = None
     """The service's own database."""
+    depends_on: list[Dependency] | None = Field(default=None, max_length=32)
+    """MicroServices this one calls: `<NAME>_URL` env, network access, DependenciesReady."""
+    wait_for_dependencies: bool = False
+    """Hold the first rollout back until every dependency is Ready."""
+    auth: Auth | None = None
+    """JWT issuer or issuer reference."""
+    network_policy: NetworkPolicySpec | None = None
+    """NetworkPolicies (on by default)."""
+    monitoring: Monitoring | None = None
+    """ServiceMonitor, PrometheusRule and dashboard for this service."""
 
     @model_validator(mode="after")
     def _autoscaling_bounds(self) -> MicroServiceSpec:

@@ -26,6 +26,10 @@ CHILD_KINDS: tuple[tuple[str, str], ...] = (
     ("apps/v1", "StatefulSet"),
     ("v1", "Secret"),
     ("postgresql.cnpg.io/v1", "Cluster"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("v1", "ConfigMap"),
 )
 """Kinds the operator creates and watches (server-side label selector)."""
 
@@ -37,6 +41,10 @@ PRUNABLE_KINDS = frozenset(
         "HorizontalPodAutoscaler",
         "PodDisruptionBudget",
         "StatefulSet",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "ConfigMap",
     }
 )
 """Kinds deleted when no longer wanted. Never Secrets or database clusters: they hold data."""
@@ -49,17 +57,22 @@ class Injection:
     env: list[dict[str, Any]] = field(default_factory=list)
     pod_annotations: dict[str, str] = field(default_factory=dict)
     children: list[Manifest] = field(default_factory=list)
+    volumes: list[dict[str, Any]] = field(default_factory=list)
+    volume_mounts: list[dict[str, Any]] = field(default_factory=list)
+    deployment: bool = True
+    """False holds the first rollout back (waiting for dependencies)."""
 
 
 def build_children(owner: Owner, injection: Injection | None = None) -> list[Manifest]:
     """Every child the MicroService should have, in apply order."""
     extra = injection or Injection()
-    children = [
-        build_service_account(owner),
-        build_service(owner),
-        *extra.children,
-        build_deployment(owner, extra.env, extra.pod_annotations),
-    ]
+    children = [build_service_account(owner), build_service(owner), *extra.children]
+    if extra.deployment:
+        children.append(
+            build_deployment(
+                owner, extra.env, extra.pod_annotations, extra.volumes, extra.volume_mounts
+            )
+        )
     for optional in (build_autoscaler(owner), build_disruption_budget(owner)):
         if optional is not None:
             children.append(optional)

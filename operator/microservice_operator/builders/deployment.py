@@ -27,6 +27,8 @@ def build_deployment(
     owner: Owner,
     extra_env: list[dict[str, Any]] | None = None,
     pod_annotations: dict[str, str] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    volume_mounts: list[dict[str, Any]] | None = None,
 ) -> Manifest:
     """The Deployment for ``owner``. ``replicas`` is omitted while autoscaling is on."""
     spec = owner.spec
@@ -39,7 +41,7 @@ def build_deployment(
         },
         "template": {
             "metadata": {"labels": labels(owner)},
-            "spec": pod_spec(owner, extra_env or []),
+            "spec": pod_spec(owner, extra_env or [], volumes or [], volume_mounts or []),
         },
     }
     if pod_annotations:
@@ -54,7 +56,12 @@ def build_deployment(
     }
 
 
-def pod_spec(owner: Owner, extra_env: list[dict[str, Any]]) -> dict[str, Any]:
+def pod_spec(
+    owner: Owner,
+    extra_env: list[dict[str, Any]],
+    volumes: list[dict[str, Any]] | None = None,
+    volume_mounts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Pod spec: restricted Pod Security, read-only root, writable /tmp, no token by default."""
     spec = owner.spec
     automount = spec.service_account.automount_token if spec.service_account else False
@@ -69,12 +76,14 @@ def pod_spec(owner: Owner, extra_env: list[dict[str, Any]]) -> dict[str, Any]:
             "fsGroup": RUN_AS_USER,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "containers": [container(owner, extra_env)],
-        "volumes": [{"name": "tmp", "emptyDir": {}}],
+        "containers": [container(owner, extra_env, volume_mounts or [])],
+        "volumes": [{"name": "tmp", "emptyDir": {}}, *(volumes or [])],
     }
 
 
-def container(owner: Owner, extra_env: list[dict[str, Any]]) -> dict[str, Any]:
+def container(
+    owner: Owner, extra_env: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The service container."""
     spec = owner.spec
     out: dict[str, Any] = {"name": "app", "image": spec.image}
@@ -94,7 +103,7 @@ def container(owner: Owner, extra_env: list[dict[str, Any]]) -> dict[str, Any]:
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
     }
-    out["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    out["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}, *(mounts or [])]
     return out
 
 

@@ -16,12 +16,22 @@ READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 DATABASE_READY = "DatabaseReady"
+DEPENDENCIES_READY = "DependenciesReady"
 
 
 @dataclass(frozen=True)
 class Problem:
     """Why the operator cannot make progress (becomes Stalled=True)."""
 
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Something Ready waits for, reported as its own condition."""
+
+    ready: bool
     reason: str
     message: str
 
@@ -127,6 +137,8 @@ def build_status(
     now: str,
     problem: Problem | None = None,
     database: DatabaseState | None = None,
+    dependencies: Gate | None = None,
+    informational: dict[str, Gate] | None = None,
 ) -> dict[str, Any]:
     """The full status object for ``owner``."""
     generation = owner.generation
@@ -139,6 +151,13 @@ def build_status(
                 RECONCILING, False, problem.reason, "the operator cannot make progress", generation
             ),
             condition(STALLED, True, problem.reason, problem.message, generation),
+        ]
+    elif dependencies is not None and not dependencies.ready:
+        message = f"dependencies not ready: {dependencies.message}"
+        conditions = [
+            condition(READY, False, "DependenciesNotReady", message, generation),
+            condition(RECONCILING, True, "DependenciesNotReady", message, generation),
+            condition(STALLED, False, "Progressing", "", generation),
         ]
     elif rollout is None:
         conditions = [
@@ -183,6 +202,18 @@ def build_status(
     }
     if rollout and rollout.image:
         status["image"] = rollout.image
+    if dependencies is not None:
+        conditions.append(
+            condition(
+                DEPENDENCIES_READY,
+                dependencies.ready,
+                dependencies.reason,
+                dependencies.message,
+                generation,
+            )
+        )
+    for type_, info in (informational or {}).items():  # reported, never gating Ready
+        conditions.append(condition(type_, info.ready, info.reason, info.message, generation))
     if database is not None:
         status["database"] = database.status()
         conditions.append(

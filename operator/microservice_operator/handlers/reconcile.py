@@ -17,6 +17,11 @@ from microservice_operator.api import v1alpha1
 from microservice_operator.api.v1alpha1 import DatabaseMode, DeletionPolicy
 from microservice_operator.builders import PRUNABLE_KINDS, Injection, Owner, build_children
 from microservice_operator.builders.compare import stamped, up_to_date
+from microservice_operator.builders.relations import (
+    build_network_policies,
+    issuer_volume,
+    relation_env,
+)
 from microservice_operator.builders.status import (
     Problem,
     build_status,
@@ -25,7 +30,14 @@ from microservice_operator.builders.status import (
 )
 from microservice_operator.handlers.database import AdminSecretMissingError, DatabaseManager
 from microservice_operator.handlers.events import announce_transitions, post_event_quietly
+from microservice_operator.handlers.monitoring import monitoring_children
 from microservice_operator.handlers.queue import Requeue
+from microservice_operator.handlers.relations import (
+    cycle_problem,
+    dependencies_gate,
+    ensure_signing_key,
+    resolve,
+)
 from microservice_operator.handlers.state import Key, State
 from microservice_operator.kube import ApiError
 
@@ -72,18 +84,36 @@ async def reconcile(state: State, key: Key) -> None:
         for c in state.children(key)
         if _owned_by(c, owner.uid)
     }
+    relations = await resolve(state, owner)
     try:
         await ensure_finalizer(state, body, owner)
         database = await DatabaseManager(state).ensure(owner, live)
+        await ensure_signing_key(state, owner, live)
     except ApiError as exc:
         if _namespace_terminating(exc):
             return
         raise
-    problem: Problem | None = database.problem if database else None
+    problem: Problem | None = cycle_problem(relations) or (database.problem if database else None)
+    gate = dependencies_gate(owner, relations)
+    holding = bool(
+        owner.spec.wait_for_dependencies
+        and gate is not None
+        and not gate.ready
+        and ("Deployment", owner.name) not in live
+    )
+    monitoring, monitored, monitoring_retry = await monitoring_children(state, owner)
+    volumes, mounts = issuer_volume(owner)
     injection = Injection(
-        env=database.env if database else [],
+        env=[*(database.env if database else []), *relation_env(owner, relations)],
         pod_annotations=database.pod_annotations if database else {},
-        children=database.children if database else [],
+        children=[
+            *(database.children if database else []),
+            *build_network_policies(owner, relations),
+            *monitoring,
+        ],
+        volumes=volumes,
+        volume_mounts=mounts,
+        deployment=not holding,
     )
     deployment: dict[str, Any] | None = live.get(("Deployment", owner.name))
     wanted: set[tuple[str, str]] = set()
@@ -117,13 +147,18 @@ async def reconcile(state: State, key: Key) -> None:
                 logger.info("pruned %s %s/%s", kind, owner.namespace, name)
 
     db_state = database.state if database else None
-    status = build_status(owner, deployment, previous, now(), problem, db_state)
+    informational = {"MonitoringReady": monitored} if monitored else None
+    status = build_status(
+        owner, deployment, previous, now(), problem, db_state, gate, informational
+    )
     await write_status(state, key, body, previous, status)
     if problem is not None:
         retry = CONFLICT_RETRY if problem.reason == "ChildConflict" else STALLED_RETRY
         raise Requeue(retry, problem.message)
     if database is not None and database.retry_after:
         raise Requeue(database.retry_after, "database not ready")
+    if monitoring_retry:
+        raise Requeue(monitoring_retry, "waiting for prometheus-operator CRDs")
 
 
 def _owned_by(child: dict[str, Any], uid: str) -> bool:

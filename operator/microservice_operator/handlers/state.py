@@ -106,7 +106,13 @@ class State:
     indexes: Mapping[str, Any] = field(default_factory=dict)
     db_provisioned: dict[Key, str] = field(default_factory=dict)
     """External databases provisioned by this process, by credentials fingerprint."""
+    namespace_switches: dict[str, tuple[float, bool]] = field(default_factory=dict)
+    """Per namespace: when its network-policy label was read, and whether policies are on."""
+    last_references: dict[Key, set[Key]] = field(default_factory=dict)
+    """What each MicroService referenced when last seen (to update former dependencies)."""
     cnpg_seen: tuple[float, bool] = (0.0, False)
+    prometheus_seen: tuple[float, bool] = (0.0, False)
+    """When prometheus-operator's CRDs were last looked up, and whether they were there."""
     """When the CloudNativePG CRD was last looked up, and whether it was there."""
 
     def microservice(self, key: Key) -> dict[str, Any] | None:

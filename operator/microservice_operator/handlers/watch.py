@@ -23,6 +23,7 @@ from microservice_operator.databases import ProvisioningError
 from microservice_operator.handlers.leader import LeaderElector, LeaseConfig
 from microservice_operator.handlers.queue import WorkQueue
 from microservice_operator.handlers.reconcile import reconcile
+from microservice_operator.handlers.relations import DEPENDENTS_INDEX, references
 from microservice_operator.handlers.state import (
     MICROSERVICE_INDEX,
     Key,
@@ -95,7 +96,11 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         election = opts.leader_election
         agent = f"{USER_AGENT} ({election.identity})" if election else USER_AGENT
         client = KubeClient.connect(user_agent=agent)
-        names = [MICROSERVICE_INDEX, *(child_index_id(a, k) for a, k in CHILD_KINDS)]
+        names = [
+            MICROSERVICE_INDEX,
+            DEPENDENTS_INDEX,
+            *(child_index_id(a, k) for a, k in CHILD_KINDS),
+        ]
         indexes = {name: kwargs[name] for name in names}
         state = State(client=client, indexes=indexes)
         memo["state"] = state
@@ -132,11 +137,31 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     ) -> dict[Key, Any]:
         return {(namespace or "", name): trim(body)}
 
+    @kopf.index(
+        v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, id=DEPENDENTS_INDEX, registry=registry
+    )
+    def dependents_index(
+        body: kopf.Body, namespace: str | None, name: str, **_: Any
+    ) -> dict[Key, Key] | None:
+        refs = references(dict(body))
+        return {ref: (namespace or "", name) for ref in refs} or None
+
     @kopf.on.event(v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, registry=registry)
     async def microservice_event(
-        namespace: str | None, name: str, memo: kopf.Memo, **_: Any
+        body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **_: Any
     ) -> None:
-        memo["queue"].trigger((namespace or "", name))
+        key = (namespace or "", name)
+        queue: WorkQueue[Key] = memo["queue"]
+        state: State = memo["state"]
+        queue.trigger(key)
+        # Relations: dependents re-check readiness and policies; dependencies (current and
+        # former) update who may connect to them.
+        dependents = state.indexes[DEPENDENTS_INDEX].get(key) or []
+        current = set(references(dict(body)))
+        for other in current | state.last_references.pop(key, set()) | set(dependents):
+            queue.trigger(other)
+        if current:
+            state.last_references[key] = current
 
     for api_version, kind in CHILD_KINDS:
         group, version, plural = _plural(api_version, kind)

@@ -69,6 +69,8 @@ KNOWN: dict[tuple[str, str], Resource] = {
         ),
         Resource("microservice-operator.dev/v1alpha1", "MicroService", "microservices"),
         Resource("postgresql.cnpg.io/v1", "Cluster", "clusters"),
+        Resource("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
+        Resource("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
         Resource("postgresql.cnpg.io/v1", "Database", "databases"),
     )
 }

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+import re
+
+from microservice_operator.builders import Owner
+from microservice_operator.builders.monitoring import (
+    build_dashboard_config_map,
+    build_prometheus_rule,
+    build_service_monitor,
+)
+
+
+def owner(**monitoring: object) -> Owner:
+    return Owner.from_body(
+        {
+            "metadata": {"name": "orders", "namespace": "shop", "uid": "u"},
+            "spec": {"image": "x:1", "monitoring": monitoring},
+        }
+    )
+
+
+def test_nothing_when_disabled() -> None:
+    off = owner(enabled=False)
+    assert build_service_monitor(off) is None
+    assert build_prometheus_rule(off) is None
+    assert build_dashboard_config_map(off) is None
+
+
+def test_rules_have_red_alerts_with_overrides_and_balanced_promql() -> None:
+    rule = build_prometheus_rule(owner(alerts={"errorRatio": 0.1, "p99LatencySeconds": 0.25}))
+    assert rule is not None
+    rules = rule["spec"]["groups"][0]["rules"]
+    by_name = {r["alert"]: r for r in rules}
+    assert "> 0.1" in by_name["MicroServiceHighErrorRatio"]["expr"]
+    assert "> 0.25" in by_name["MicroServiceHighLatency"]["expr"]
+    for r in rules:
+        expr = r["expr"]
+        assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}")
+        assert r["labels"]["severity"] in {"warning", "critical"}
+        assert re.fullmatch(r"[0-9]+[smh]", r["for"])
+        assert 'namespace="shop"' in expr
+
+
+def test_dashboard_is_a_grafana_model() -> None:
+    cm = build_dashboard_config_map(owner())
+    assert cm is not None
+    model = json.loads(cm["data"]["orders.json"])
+    assert model["uid"] == "msop-shop-orders" and len(model["uid"]) <= 40
+    assert model["schemaVersion"] >= 36
+    assert len({p["id"] for p in model["panels"]}) == len(model["panels"]) == 3
+    for panel in model["panels"]:
+        assert panel["targets"][0]["expr"]
+        assert set(panel["gridPos"]) == {"h", "w", "x", "y"}
