@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -44,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="liveness endpoint URL, or '' to disable (default: %(default)s)",
     )
     run.add_argument("--log-format", choices=["json", "human"], default="json")
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("MSOP_METRICS_PORT", "9090")),
+        help="Prometheus metrics on this port, 0 to disable (default: %(default)s)",
+    )
     election = run.add_argument_group("leader election (a coordination.k8s.io Lease)")
     election.add_argument(
         "--leader-election",
@@ -108,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 renew_deadline=args.renew_deadline,
                 retry_period=args.retry_period,
             )
-        return run_operator(args.namespace, args.liveness, args.log_format, args.verbose, lease)
+        return run_operator(
+            args.namespace, args.liveness, args.log_format, args.verbose, lease, args.metrics_port
+        )
     if args.command == "render":
         return render_file(args.filename, args.namespace, sys.stdout)
     return write_crd(args.output, args.check, chart=args.chart)
@@ -167,21 +174,17 @@ def run_operator(
     log_format: str,
     verbose: bool,
     lease: LeaseConfig | None = None,
+    metrics_port: int = 0,
 ) -> int:
     """Run the operator until interrupted."""
     import kopf
 
     from microservice_operator.handlers import Options, register
+    from microservice_operator.observability import configure_logging
 
-    kopf.configure(
-        verbose=verbose,
-        log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
-    )
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    if not verbose:  # kopf logs every handler call at INFO; our reconciler logs what matters
-        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
+    configure_logging(json_format=log_format == "json", verbose=verbose)
     registry = kopf.OperatorRegistry()
-    register(registry, Options(leader_election=lease))
+    register(registry, Options(leader_election=lease, metrics_port=metrics_port))
     asyncio.run(
         kopf.operator(
             registry=registry,

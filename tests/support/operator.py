@@ -32,9 +32,11 @@ class OperatorProcess:
     extra_args: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)
+    metrics_port: int = 0
 
     def start(self) -> None:
         port = free_port()
+        self.metrics_port = free_port()
         log = self.log_dir / f"operator-{len(self.logs)}.log"
         self.logs.append(log)
         env = {
@@ -53,6 +55,8 @@ class OperatorProcess:
                     "human",
                     "--liveness",
                     f"http://127.0.0.1:{port}/healthz",
+                    "--metrics-port",
+                    str(self.metrics_port),
                     *self.extra_args,
                 ],
                 stdout=out,
@@ -75,6 +79,12 @@ class OperatorProcess:
             except OSError:
                 time.sleep(0.2)
         raise AssertionError(f"operator not live after 60 s:\n{log.read_text()}")
+
+    def metrics(self) -> str:
+        """The operator's Prometheus exposition text."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return str(answer.read().decode())
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process is None:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from microservice_operator.kube import ApiError, KubeClient
+from microservice_operator.observability import LEADER
 
 logger = logging.getLogger(__name__)
 API_VERSION = "coordination.k8s.io/v1"
@@ -79,6 +80,7 @@ class LeaderElector:
         while not await self._attempt():  # noqa: ASYNC110 - polling the Lease is the protocol
             await asyncio.sleep(cfg.retry_period)
         self.leading.set()
+        LEADER.labels(cfg.name).set(1)
         logger.info("leader election: %s is the leader", cfg.identity)
         last_renew = asyncio.get_running_loop().time()
         while True:
@@ -93,6 +95,7 @@ class LeaderElector:
                     cfg.renew_deadline,
                 )
                 self.leading.clear()
+                LEADER.labels(cfg.name).set(0)
                 self.on_lost()
                 return
 

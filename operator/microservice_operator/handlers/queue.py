@@ -9,9 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from microservice_operator.observability import (
+    ACTIVE_WORKERS,
+    CONTROLLER,
+    QUEUE_DEPTH,
+    RECONCILE_CONTEXT,
+    RECONCILE_ERRORS,
+    RECONCILE_TIME,
+    RECONCILE_TOTAL,
+    reconcile_context,
+)
 
 K = TypeVar("K")
 logger = logging.getLogger(__name__)
@@ -86,11 +98,37 @@ class WorkQueue(Generic[K]):
             self._running.pop(key, None)
 
     async def _once(self, key: K) -> None:
+        token = reconcile_context(*key) if isinstance(key, tuple) and len(key) == 2 else None
+        started = time.perf_counter()
+        ACTIVE_WORKERS.labels(CONTROLLER).inc()
+        result = "error"
+        try:
+            await self._attempt(key)
+            result = "success"
+        except Requeue:
+            result = "requeue"
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            pass
+        finally:
+            ACTIVE_WORKERS.labels(CONTROLLER).dec()
+            RECONCILE_TIME.labels(CONTROLLER).observe(time.perf_counter() - started)
+            RECONCILE_TOTAL.labels(CONTROLLER, result).inc()
+            if result == "error":
+                RECONCILE_ERRORS.labels(CONTROLLER).inc()
+            QUEUE_DEPTH.labels(CONTROLLER).set(len(self._dirty) + len(self._timers))
+            if token is not None:
+                RECONCILE_CONTEXT.reset(token)
+
+    async def _attempt(self, key: K) -> None:
+        """One reconcile; failures are logged and retried, a Requeue re-raised for counting."""
         try:
             await self.work(key)
         except Requeue as again:
             self._failures.pop(key, None)
             self.trigger_later(key, again.delay)
+            raise
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -103,6 +141,7 @@ class WorkQueue(Generic[K]):
             else:  # a bug: keep the traceback
                 logger.exception(message, key, failures, delay, exc)
             self.trigger_later(key, delay)
+            raise
         else:
             self._failures.pop(key, None)
 

@@ -60,7 +60,7 @@ async def reconcile(state: State, key: Key) -> None:
     if body["metadata"].get("deletionTimestamp"):
         await finalize(state, body)
         return
-    previous = body.get("status") or {}
+    previous = state.freshest_status(key, body)
     try:
         owner = Owner.from_body(body)
     except pydantic.ValidationError as exc:
@@ -79,11 +79,14 @@ async def reconcile(state: State, key: Key) -> None:
         await write_status(state, key, body, previous, status)
         return
 
-    live = {
-        (c["kind"], c["metadata"]["name"]): c
-        for c in state.children(key)
-        if _owned_by(c, owner.uid)
-    }
+    live = state.fresher_children(
+        key,
+        {
+            (c["kind"], c["metadata"]["name"]): c
+            for c in state.children(key)
+            if _owned_by(c, owner.uid)
+        },
+    )
     relations = await resolve(state, owner)
     try:
         await ensure_finalizer(state, body, owner)
@@ -137,6 +140,7 @@ async def reconcile(state: State, key: Key) -> None:
             problem = Problem(_reason(exc), f"{desired['kind']} {child_key[1]}: {exc.message}")
             break
         logger.info("applied %s %s/%s", desired["kind"], owner.namespace, child_key[1])
+        state.remember_applied(key, applied)
         if child_key[0] == "Deployment":
             deployment = applied
 
@@ -272,5 +276,6 @@ async def write_status(
         if exc.not_found:
             return  # deleted while we worked: nothing left to report on
         raise
+    state.remember_status(key, patched)
     logger.debug("status of %s/%s: ready=%s", key[0], key[1], is_ready(status))
     await announce_transitions(state.client, body, previous, patched.get("status") or status)

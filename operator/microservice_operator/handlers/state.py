@@ -8,6 +8,7 @@ compares, which keeps memory flat at thousands of objects.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _version(body: Mapping[str, Any]) -> int:
+    try:
+        return int(body.get("metadata", {}).get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
 def owner_key(body: Mapping[str, Any]) -> Key | None:
     """The MicroService of a child: its controller owner reference, else its labels.
 
@@ -96,6 +104,8 @@ def child_index_id(api_version: str, kind: str) -> str:
 
 
 MICROSERVICE_INDEX = "microservices_index"
+REMEMBER_SECONDS = 5.0
+"""How long an apply's answer may stand in for a child the watch has not delivered yet."""
 
 
 @dataclass
@@ -110,6 +120,10 @@ class State:
     """Per namespace: when its network-policy label was read, and whether policies are on."""
     last_references: dict[Key, set[Key]] = field(default_factory=dict)
     """What each MicroService referenced when last seen (to update former dependencies)."""
+    statuses: dict[Key, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    """Statuses as we wrote them (resourceVersion, status), until the watch catches up."""
+    applied: dict[Key, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
+    """Children as returned by our last apply, until the watch catches up."""
     cnpg_seen: tuple[float, bool] = (0.0, False)
     prometheus_seen: tuple[float, bool] = (0.0, False)
     """When prometheus-operator's CRDs were last looked up, and whether they were there."""
@@ -119,6 +133,49 @@ class State:
         """The latest MicroService body, or None when it is gone."""
         store = self.indexes[MICROSERVICE_INDEX].get(key)
         return next(iter(store), None) if store else None
+
+    def remember_applied(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Keep what an apply returned until the watch delivers it (no second apply meanwhile)."""
+        child = trim(body)
+        child["_remembered_at"] = time.monotonic()
+        self.applied.setdefault(key, {})[(child["kind"], child["metadata"]["name"])] = child
+
+    def fresher_children(
+        self, key: Key, live: dict[tuple[str, str], dict[str, Any]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Live children, each the newer of the index's copy and the last apply's answer."""
+        remembered = self.applied.get(key)
+        if not remembered:
+            return live
+        for child_key, child in list(remembered.items()):
+            seen = live.get(child_key)
+            stale = time.monotonic() - float(child["_remembered_at"]) > REMEMBER_SECONDS
+            if (seen is not None and _version(seen) >= _version(child)) or stale:
+                del remembered[child_key]  # the index caught up (or the object went away)
+            else:
+                live[child_key] = child
+        if not remembered:
+            self.applied.pop(key, None)
+        return live
+
+    def remember_status(self, key: Key, body: Mapping[str, Any]) -> None:
+        """Keep the status we just wrote until the watch delivers it."""
+        self.statuses[key] = (_version(body), _plain(body.get("status") or {}))
+
+    def freshest_status(self, key: Key, body: Mapping[str, Any]) -> dict[str, Any]:
+        """The index's status, or the one we wrote when the index has not seen it yet."""
+        remembered = self.statuses.get(key)
+        if remembered is not None:
+            if _version(body) >= remembered[0]:
+                del self.statuses[key]
+            else:
+                return dict(remembered[1])
+        return dict(body.get("status") or {})
+
+    def all_microservices(self) -> list[dict[str, Any]]:
+        """Every MicroService body known to this process."""
+        index = self.indexes.get(MICROSERVICE_INDEX) or {}
+        return [body for store in list(index.values()) for body in store]
 
     def children(self, key: Key) -> Iterable[dict[str, Any]]:
         """Every live child of one MicroService, all kinds."""

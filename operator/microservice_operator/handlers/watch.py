@@ -34,6 +34,7 @@ from microservice_operator.handlers.state import (
 )
 from microservice_operator.kube import ApiError, KubeClient, load_connection
 from microservice_operator.kube.client import USER_AGENT
+from microservice_operator.observability import REGISTRY, ConditionCollector, serve_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class Options:
 
     leader_election: LeaseConfig | None = None
     """None: this process reconciles alone (one replica, or local development)."""
+    metrics_port: int = 0
+    """Serve Prometheus metrics on this port (0: off)."""
 
 
 def register(registry: kopf.OperatorRegistry, options: Options | None = None) -> None:
@@ -104,6 +107,9 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         indexes = {name: kwargs[name] for name in names}
         state = State(client=client, indexes=indexes)
         memo["state"] = state
+        if opts.metrics_port:
+            REGISTRY.register(ConditionCollector(lambda: state.all_microservices()))
+            serve_metrics(opts.metrics_port)
         gate = None
         if election is not None:
             elector = LeaderElector(client, election, on_lost=_exit_on_lost_lease)

@@ -19,6 +19,7 @@ import aiohttp
 from microservice_operator import __version__
 from microservice_operator.kube.config import Connection, load_connection
 from microservice_operator.kube.resources import KNOWN, Resource
+from microservice_operator.observability import REST_REQUESTS
 
 FIELD_MANAGER = "microservice-operator"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
@@ -138,6 +139,7 @@ class KubeClient:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            REST_REQUESTS.labels(method, str(status)).inc()
             if method != "GET" and status < 400:
                 self.writes[method] += 1
             if status in RETRY_STATUSES and attempt < self._retries:
