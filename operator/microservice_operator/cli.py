@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,18 +67,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     election.add_argument(
         "--lease-duration",
-        type=float,
-        default=float(os.environ.get("MSOP_LEASE_DURATION", "12").rstrip("s")),
+        type=parse_duration,
+        default=parse_duration(os.environ.get("MSOP_LEASE_DURATION", "12s")),
+        help="a duration: 12, 12s, 1m30s, 500ms (env MSOP_LEASE_DURATION)",
     )
     election.add_argument(
         "--renew-deadline",
-        type=float,
-        default=float(os.environ.get("MSOP_RENEW_DEADLINE", "8").rstrip("s")),
+        type=parse_duration,
+        default=parse_duration(os.environ.get("MSOP_RENEW_DEADLINE", "8s")),
+        help="a duration: 12, 12s, 1m30s, 500ms (env MSOP_RENEW_DEADLINE)",
     )
     election.add_argument(
         "--retry-period",
-        type=float,
-        default=float(os.environ.get("MSOP_RETRY_PERIOD", "2").rstrip("s")),
+        type=parse_duration,
+        default=parse_duration(os.environ.get("MSOP_RETRY_PERIOD", "2s")),
+        help="a duration: 12, 12s, 1m30s, 500ms (env MSOP_RETRY_PERIOD)",
     )
     election.add_argument(
         "--identity", default=None, help="holder identity (default: $POD_NAME or host-pid)"
@@ -155,6 +159,23 @@ def render_file(filename: str, namespace: str, out: TextIO) -> int:
             return 1
     out.write(yaml.safe_dump_all(manifests, sort_keys=False))
     return 0
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from a Go-style duration ("15s", "1m30s", "500ms") or a bare number."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 15s, 1m30s, 500ms)")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def _env_flag(name: str) -> bool:

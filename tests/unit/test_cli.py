@@ -50,3 +50,23 @@ def test_render_reports_an_invalid_spec(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert render_file(str(source), "default", io.StringIO()) == 1
     assert "MicroService api" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("12", 12.0), ("15s", 15.0), ("1m30s", 90.0), ("500ms", 0.5), ("2.5s", 2.5)],
+)
+def test_durations_parse_like_go(text: str, seconds: float) -> None:
+    from microservice_operator.cli import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "fast", "10x", "1m 2s"])
+def test_bad_durations_are_rejected(text: str) -> None:
+    import argparse
+
+    from microservice_operator.cli import parse_duration
+
+    with pytest.raises(argparse.ArgumentTypeError, match="not a duration"):
+        parse_duration(text)

@@ -33,6 +33,11 @@ JWT_KEY_FILE = "/var/run/secrets/microservice-operator/jwt/private.pem"
 JWT_KEY_KEY = "private.pem"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 POLICY_SWITCH = "microservice-operator.dev/network-policies"
+OPERATOR_PODS = {
+    "namespaceSelector": {},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "microservice-operator"}},
+}
+"""The operator's own pods (the Helm chart's selector label), in any namespace."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +235,10 @@ def build_network_policies(owner: Owner, relations: Relations) -> list[Manifest]
                     {"matchLabels": {DATABASE_OF: owner.name}},
                     [
                         {
-                            "from": [{"podSelector": {"matchLabels": selector_labels(owner)}}],
+                            "from": [
+                                {"podSelector": {"matchLabels": selector_labels(owner)}},
+                                OPERATOR_PODS,  # credential rotation connects from the operator
+                            ],
                             "ports": _tcp(port),
                         }
                     ],
