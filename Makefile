@@ -71,12 +71,14 @@ generate: setup ## Regenerate crds/ from the API models
 	@$(RUN) msop crd -o crds/microservices.yaml
 	@$(RUN) msop crd --chart -o charts/microservice-operator/templates/crd.yaml
 	@$(RUN) python hack/gen-api-docs.py
+	@$(RUN) msop dashboard -o dashboards/microservice-operator.json
 
 .PHONY: generate-check
 generate-check: setup ## Fail if generated files are stale (CI drift check)
 	@$(RUN) msop crd -o crds/microservices.yaml --check
 	@$(RUN) msop crd --chart -o charts/microservice-operator/templates/crd.yaml --check
 	@$(RUN) python hack/gen-api-docs.py --check
+	@$(RUN) msop dashboard -o dashboards/microservice-operator.json --check
 
 .PHONY: docs
 docs: setup ## Regenerate docs/reference/api.md from the CRD
@@ -104,6 +106,10 @@ test-integration: setup tools ## Integration tests (real API server, real databa
 .PHONY: test-e2e
 test-e2e: setup tools ## End-to-end tests (operator process against a cluster)
 	@$(PYTEST) -m e2e
+
+.PHONY: test-chaos
+test-chaos: ## Chaos tests at full scale: operator kills, control-plane faults, fuzzing (~25 min)
+	MSOP_CHAOS_SCALE=full .tools/bin/uv run --frozen pytest -m e2e tests/e2e/chaos
 
 ##@ Release
 HELM := .tools/bin/helm

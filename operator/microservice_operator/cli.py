@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import sys
@@ -103,7 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--chart", action="store_true", help="the Helm chart's CRD template instead of plain YAML"
     )
 
+    dashboard = commands.add_parser("dashboard", help="print the operator's Grafana dashboard JSON")
+    dashboard.add_argument("-o", "--output", type=Path, help="write to this file")
+    dashboard.add_argument("--check", action="store_true", help="fail if --output differs")
+
     args = parser.parse_args(argv)
+    if args.command == "dashboard":
+        return write_dashboard(args.output, args.check)
     if args.command == "run":
         from microservice_operator.handlers.leader import LeaseConfig, default_identity
 
@@ -123,6 +130,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "render":
         return render_file(args.filename, args.namespace, sys.stdout)
     return write_crd(args.output, args.check, chart=args.chart)
+
+
+def write_dashboard(output: Path | None, check: bool) -> int:
+    """Print, write or drift-check the operator's dashboard."""
+    from microservice_operator.builders.monitoring import operator_dashboard
+
+    text = json.dumps(operator_dashboard(), indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    if check:
+        if not output.exists() or output.read_text(encoding="utf-8") != text:
+            sys.stderr.write(f"{output} is out of date: run `msop dashboard -o {output}`\n")
+            return 1
+        return 0
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    return 0
 
 
 def write_crd(output: Path | None, check: bool, *, chart: bool = False) -> int:

@@ -52,3 +52,28 @@ def test_dashboard_is_a_grafana_model() -> None:
     for panel in model["panels"]:
         assert panel["targets"][0]["expr"]
         assert set(panel["gridPos"]) == {"h", "w", "x", "y"}
+
+
+def test_operator_dashboard_only_uses_metrics_the_operator_exports() -> None:
+    import re as _re
+
+    from microservice_operator.builders.monitoring import operator_dashboard
+    from microservice_operator.observability import REGISTRY
+
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    exported = set()
+    for family in REGISTRY.collect():
+        exported |= {family.name + suffix for suffix in suffixes.get(family.type, [""])}
+    exported.add("microservice_operator_microservices")  # served by a scrape-time collector
+    model = operator_dashboard()
+    used = set()
+    for panel in model["panels"]:
+        used |= set(
+            _re.findall(
+                r"\b(controller_runtime_\w+|workqueue_\w+|rest_client_\w+|"
+                r"leader_election_\w+|microservice_operator_\w+)",
+                panel["targets"][0]["expr"],
+            )
+        )
+    assert used and used <= exported, used - exported
+    assert len({p["id"] for p in model["panels"]}) == len(model["panels"])

@@ -176,3 +176,81 @@ def build_dashboard_config_map(owner: Owner) -> Manifest | None:
         "metadata": meta,
         "data": {f"{owner.name}.json": json.dumps(dashboard(owner), sort_keys=True)},
     }
+
+
+def operator_dashboard() -> dict[str, Any]:
+    """A Grafana dashboard for the operator itself, from its own metrics."""
+
+    def panel(
+        pid: int, title: str, expr: str, unit: str, x: int, y: int, legend: str
+    ) -> dict[str, Any]:
+        return {
+            "id": pid,
+            "type": "timeseries",
+            "title": title,
+            "datasource": {"type": "prometheus", "uid": "${datasource}"},
+            "gridPos": {"h": 8, "w": 12, "x": x, "y": y},
+            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "targets": [{"refId": "A", "expr": expr, "legendFormat": legend}],
+        }
+
+    return {
+        "uid": "microservice-operator",
+        "title": "microservice-operator",
+        "tags": ["microservice-operator"],
+        "schemaVersion": 39,
+        "version": 1,
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {
+            "list": [{"name": "datasource", "type": "datasource", "query": "prometheus"}]
+        },
+        "panels": [
+            panel(
+                1,
+                "Reconciles per second by result",
+                "sum by (result) (rate(controller_runtime_reconcile_total[5m]))",
+                "ops",
+                0,
+                0,
+                "{{result}}",
+            ),
+            panel(
+                2,
+                "Reconcile p99 duration",
+                "histogram_quantile(0.99, sum by (le) "
+                "(rate(controller_runtime_reconcile_time_seconds_bucket[5m])))",
+                "s",
+                12,
+                0,
+                "p99",
+            ),
+            panel(
+                3,
+                "In flight and queued",
+                "sum(controller_runtime_active_workers) + sum(workqueue_depth)",
+                "short",
+                0,
+                8,
+                "work",
+            ),
+            panel(
+                4,
+                "API requests per second by method and code",
+                "sum by (method, code) (rate(rest_client_requests_total[5m]))",
+                "reqps",
+                12,
+                8,
+                "{{method}} {{code}}",
+            ),
+            panel(
+                5,
+                "MicroServices by condition",
+                'microservice_operator_microservices{condition="Ready"}',
+                "short",
+                0,
+                16,
+                "Ready={{status}}",
+            ),
+            panel(6, "Leader", "max(leader_election_master_status)", "short", 12, 16, "leader"),
+        ],
+    }
