@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import pydantic
 import yaml
@@ -19,7 +19,8 @@ from microservice_operator import __version__
 from microservice_operator.api import API_VERSION, KIND
 from microservice_operator.api.crd import crd_yaml
 from microservice_operator.api.crd_chart import chart_crd_template
-from microservice_operator.builders import Owner, build_children
+from microservice_operator.builders import Owner
+from microservice_operator.builders.offline import render_all
 
 if TYPE_CHECKING:
     from microservice_operator.handlers.leader import LeaseConfig
@@ -170,7 +171,7 @@ def write_crd(output: Path | None, check: bool, *, chart: bool = False) -> int:
 def render_file(filename: str, namespace: str, out: TextIO) -> int:
     """Print every child of every MicroService in a YAML file."""
     source = sys.stdin.read() if filename == "-" else Path(filename).read_text(encoding="utf-8")
-    manifests: list[dict[str, Any]] = []
+    owners: list[Owner] = []
     for doc in yaml.safe_load_all(source):
         if not doc or doc.get("kind") != KIND or doc.get("apiVersion") != API_VERSION:
             continue
@@ -178,11 +179,11 @@ def render_file(filename: str, namespace: str, out: TextIO) -> int:
         meta.setdefault("namespace", namespace)
         meta.setdefault("uid", "00000000-0000-0000-0000-000000000000")
         try:
-            manifests.extend(build_children(Owner.from_body(doc)))
+            owners.append(Owner.from_body(doc))
         except pydantic.ValidationError as exc:
             sys.stderr.write(f"MicroService {meta.get('name')}: {exc}\n")
             return 1
-    out.write(yaml.safe_dump_all(manifests, sort_keys=False))
+    out.write(yaml.safe_dump_all(render_all(owners), sort_keys=False))
     return 0
 
 

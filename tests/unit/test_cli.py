@@ -34,6 +34,7 @@ def test_render_prints_children_in_apply_order(tmp_path: Path) -> None:
     assert [d["kind"] for d in docs] == [
         "ServiceAccount",
         "Service",
+        "NetworkPolicy",
         "Deployment",
         "HorizontalPodAutoscaler",
     ]
