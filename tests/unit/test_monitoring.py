@@ -77,3 +77,23 @@ def test_operator_dashboard_only_uses_metrics_the_operator_exports() -> None:
         )
     assert used and used <= exported, used - exported
     assert len({p["id"] for p in model["panels"]}) == len(model["panels"])
+
+
+def test_generated_rules_pass_promtool(tmp_path: object) -> None:
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    promtool = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "promtool"
+    assert promtool.exists(), "promtool is missing: run `make tools`"
+    assert isinstance(tmp_path, Path)
+    rules = build_prometheus_rule(owner(alerts={"errorRatio": 0.01, "p99LatencySeconds": 2}))
+    assert rules is not None
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rules["spec"]["groups"]}), encoding="utf-8")
+    result = subprocess.run(
+        [str(promtool), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 4 rules found" in result.stdout
