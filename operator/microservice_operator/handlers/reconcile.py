@@ -248,7 +248,11 @@ def _namespace_terminating(exc: ApiError) -> bool:
 
 def _permanent(exc: ApiError) -> bool:
     """Errors a retry cannot fix (including the API server's 500 on unconvertible content)."""
-    return exc.status in (400, 403, 422) or (exc.status == 500 and "convert" in exc.message)
+    if exc.status in (400, 403, 422):
+        return True
+    # The API server answers 500 for content it cannot convert or type (e.g. an unknown
+    # field inside a free-form env block): retrying the same body cannot help.
+    return exc.status == 500 and ("convert" in exc.message or "typed patch" in exc.message)
 
 
 def _reason(exc: ApiError) -> str:

@@ -120,7 +120,9 @@ class KubeClient:
         data = None
         if body is not None:
             headers["Content-Type"] = content_type
-            data = json.dumps(body, separators=(",", ":"))
+            # UTF-8, not ASCII escapes: apply bodies go as YAML, which rejects the
+            # surrogate-pair escapes JSON uses for characters outside the BMP.
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         delay = 0.2
         for attempt in range(self._retries + 1):
             try:
