@@ -96,7 +96,7 @@ test: lint tools generate-check ## Everything CI runs: lint, types, drift checks
 	@$(MAKE) test-samples
 
 .PHONY: test-unit
-test-unit: setup ## Unit tests (pure, no cluster)
+test-unit: setup tools ## Unit tests (pure, no cluster; helm and promtool for chart and rule checks)
 	@$(PYTEST) -m unit
 
 .PHONY: test-integration
@@ -193,6 +193,10 @@ bench-quick: $(UV) ## The same benchmark at N=100 only, 20 s idle (< 5 min)
 bench-profile: $(UV) ## Profile the operator's convergence at N=1000 with py-spy (.cluster/bench/)
 	@$(BENCH_CLUSTER_ENV) hack/cluster.sh up
 	@$(BENCH) --sizes 1000 --profile $(BENCH_ARGS)
+
+.PHONY: bench-report
+bench-report: $(UV) ## Regenerate docs/performance.md and plots from docs/performance/results.json
+	@$(BENCH) --report-only
 
 .PHONY: bench-cluster-down
 bench-cluster-down: ## Stop the benchmark cluster and remove its state

@@ -138,7 +138,9 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     @kopf.index(
         v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, id=MICROSERVICE_INDEX, registry=registry
     )
-    def microservices_index(
+    # Index functions are async on purpose: they do no I/O, and kopf runs sync
+    # handlers in a thread pool, which costs CPU on every event.
+    async def microservices_index(
         body: kopf.Body, namespace: str | None, name: str, **_: Any
     ) -> dict[Key, Any]:
         return {(namespace or "", name): trim(body)}
@@ -146,7 +148,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     @kopf.index(
         v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, id=DEPENDENTS_INDEX, registry=registry
     )
-    def dependents_index(
+    async def dependents_index(
         body: kopf.Body, namespace: str | None, name: str, **_: Any
     ) -> dict[Key, Key] | None:
         refs = references(dict(body))
@@ -173,7 +175,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         group, version, plural = _plural(api_version, kind)
         index_id = child_index_id(api_version, kind)
 
-        def child_index(body: kopf.Body, **_: Any) -> dict[Key, Any] | None:
+        async def child_index(body: kopf.Body, **_: Any) -> dict[Key, Any] | None:
             key = owner_key(body)
             return {key: trim(body)} if key else None
 

@@ -1,0 +1,188 @@
+"""Cluster helpers for the benchmark: namespaces, polling with LIST, watches, volumes.
+
+Everything goes through the operator's own async client (plain dicts), with a
+User-Agent of its own so the audit log tells benchmark writes from operator writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from microservice_operator.kube import ApiError, KubeClient
+
+BENCH_AGENT = "msop-bench/1"
+BASELINE_AGENT = "msop-bench-baseline/1"
+PV_LABEL = "bench.microservice-operator.dev/pv"
+
+Body = dict[str, Any]
+
+
+def client(kubeconfig: Path, agent: str = BENCH_AGENT, concurrency: int = 32) -> KubeClient:
+    """A client of the benchmark cluster."""
+    return KubeClient.connect(str(kubeconfig), user_agent=agent, max_concurrency=concurrency)
+
+
+async def ensure_namespace(api: KubeClient, name: str) -> None:
+    """Create a namespace (waiting out a previous one of the same name that is terminating)."""
+    deadline = time.monotonic() + 900
+    while True:
+        existing = await api.get("v1", "Namespace", name)
+        if existing is None:
+            break
+        if not existing["metadata"].get("deletionTimestamp"):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"namespace {name} still terminating")
+        await asyncio.sleep(1)
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    await api.create(body)
+    for _ in range(1500):  # pods need the namespace's default ServiceAccount
+        if await api.get("v1", "ServiceAccount", "default", name) is not None:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"no default ServiceAccount in {name}")
+
+
+async def delete_namespace(api: KubeClient, name: str, give_up: float = 900) -> float:
+    """Delete a namespace and wait until it is gone; seconds taken."""
+    start = time.monotonic()
+    await api.delete("v1", "Namespace", name)
+    while await api.get("v1", "Namespace", name) is not None:
+        if time.monotonic() - start > give_up:
+            raise TimeoutError(f"namespace {name} not gone after {give_up} s")
+        await asyncio.sleep(1)
+    return time.monotonic() - start
+
+
+async def wait_for(
+    api: KubeClient,
+    api_version: str,
+    kind: str,
+    namespace: str,
+    done: Callable[[list[Body]], bool],
+    *,
+    interval: float,
+    give_up: float,
+) -> float:
+    """Poll with one LIST per interval until ``done(items)``; the monotonic time it became true."""
+    deadline = time.monotonic() + give_up
+    while True:
+        items = await api.list(api_version, kind, namespace)
+        if done(items):
+            return time.monotonic()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{kind} in {namespace} not done after {give_up:.0f} s")
+        await asyncio.sleep(interval)
+
+
+def condition_true(body: Body, type_: str) -> bool:
+    """True when the object's status has condition ``type_`` = True for its generation."""
+    status = body.get("status") or {}
+    if status.get("observedGeneration") != body["metadata"].get("generation"):
+        return False
+    return any(
+        c.get("type") == type_ and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+
+
+def workload_ready(body: Body) -> bool:
+    """A Deployment or StatefulSet whose rollout is complete and every replica ready."""
+    spec, status = body.get("spec") or {}, body.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    return (
+        status.get("observedGeneration") == body["metadata"].get("generation")
+        and int(status.get("readyReplicas") or 0) >= want
+        and int(status.get("updatedReplicas") or 0) >= want
+    )
+
+
+async def watch(
+    api: KubeClient, path: str, resource_version: str
+) -> AsyncIterator[tuple[str, Body]]:
+    """Stream (type, object) from a watch, starting after ``resource_version``."""
+    conn = api.connection
+    headers = {"Accept": "application/json", "User-Agent": BENCH_AGENT}
+    token = conn.bearer_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    params = {
+        "watch": "1",
+        "resourceVersion": resource_version,
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": "3600",
+    }
+    connector = aiohttp.TCPConnector(ssl=conn.ssl_context())
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    async with (
+        aiohttp.ClientSession(base_url=conn.server, connector=connector, timeout=timeout) as http,
+        http.get(path, params=params, headers=headers) as response,
+    ):
+        response.raise_for_status()
+        async for line in response.content:
+            if line.strip():
+                event = json.loads(line)
+                yield str(event["type"]), event["object"]
+
+
+SERVICE_CIDR = "10.128.0.0/16"
+
+
+async def ensure_service_cidr(api: KubeClient) -> None:
+    """Add a /16 for Services: kwokctl gives a /24 (254 ClusterIPs), N reaches 1000+."""
+    body = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "ServiceCIDR",
+        "metadata": {"name": "msop-bench"},
+        "spec": {"cidrs": [SERVICE_CIDR]},
+    }
+    try:
+        await api.create(body)
+    except ApiError as exc:
+        if not exc.conflict:
+            raise
+    for _ in range(100):
+        got = await api.get("networking.k8s.io/v1", "ServiceCIDR", "msop-bench")
+        conditions = ((got or {}).get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("ServiceCIDR msop-bench not ready")
+
+
+async def create_volumes(api: KubeClient, namespace: str, claims: list[str], size: str) -> None:
+    """Static provisioning: one hostPath PersistentVolume pre-bound to each named claim."""
+
+    async def one(claim: str) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"{namespace}-{claim}", "labels": {PV_LABEL: namespace}},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "hostPath": {"path": f"/tmp/msop-bench/{namespace}/{claim}"},
+                "claimRef": {"namespace": namespace, "name": claim},
+            },
+        }
+        try:
+            await api.create(body)
+        except ApiError as exc:
+            if not exc.conflict:
+                raise
+
+    await asyncio.gather(*(one(c) for c in claims))
+
+
+async def delete_volumes(api: KubeClient, namespace: str) -> None:
+    """Delete the PersistentVolumes made for ``namespace``."""
+    for pv in await api.list("v1", "PersistentVolume", label_selector=f"{PV_LABEL}={namespace}"):
+        await api.delete("v1", "PersistentVolume", pv["metadata"]["name"])
