@@ -16,16 +16,17 @@ ENV UV_PROJECT_ENVIRONMENT=/opt/msop \
     UV_LINK_MODE=copy
 
 WORKDIR /src
+ENV UV_CACHE_DIR=/tmp/uv-cache
 
 # Dependencies first, from the lockfile alone: this layer survives source edits.
 COPY pyproject.toml uv.lock ./
-RUN --mount=type=cache,target=/root/.cache/uv \
+RUN --mount=type=cache,target=/tmp/uv-cache \
     uv sync --frozen --no-dev --no-editable --package microservice-operator --no-install-workspace
 
 # Then the operator itself, built as a wheel and installed (not editable) into the venv.
 COPY README.md ./
 COPY operator/ operator/
-RUN --mount=type=cache,target=/root/.cache/uv \
+RUN --mount=type=cache,target=/tmp/uv-cache \
     uv sync --frozen --no-dev --no-editable --package microservice-operator
 
 # ---------------------------------------------------------------- runtime

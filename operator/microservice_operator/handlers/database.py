@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import logging
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -312,24 +311,13 @@ class DatabaseManager:
         logger.info("dropped database %s on %s", ident, admin.host)
 
     # ------------------------------------------------------ cloudnativepg
-    async def _cnpg_installed(self) -> bool:
-        checked, present = self.state.cnpg_seen
-        if time.monotonic() - checked < 10:
-            return present
-        crd = await self.state.client.get(
-            "apiextensions.k8s.io/v1", "CustomResourceDefinition", CNPG_CRD
-        )
-        present = crd is not None
-        self.state.cnpg_seen = (time.monotonic(), present)
-        return present
-
     async def _cloudnativepg(
         self, owner: Owner, live: dict[tuple[str, str], dict[str, Any]]
     ) -> DatabaseOutcome:
         assert owner.spec.database is not None
         out = DatabaseOutcome(env=database_env(owner))
         app_secret = f"{server_name(owner)}-app"
-        if not await self._cnpg_installed():
+        if not await self.state.crds_installed(CNPG_CRD):
             out.state = DatabaseState(
                 False,
                 "CloudNativePGMissing",

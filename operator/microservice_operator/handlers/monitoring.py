@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from microservice_operator.builders import Manifest, Owner
 from microservice_operator.builders.monitoring import (
     build_dashboard_config_map,
@@ -19,19 +17,6 @@ TTL = 10.0
 RETRY = 30.0
 
 
-async def prometheus_operator_installed(state: State) -> bool:
-    """Both CRDs present (looked up at most every 10 s)."""
-    checked, present = state.prometheus_seen
-    if time.monotonic() - checked < TTL:
-        return present
-    present = True
-    for name in CRDS:
-        crd = await state.client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-        present = present and crd is not None
-    state.prometheus_seen = (time.monotonic(), present)
-    return present
-
-
 async def monitoring_children(
     state: State, owner: Owner
 ) -> tuple[list[Manifest], Gate | None, float | None]:
@@ -39,7 +24,7 @@ async def monitoring_children(
     if monitoring_of(owner) is None:
         return [], None, None
     children = [m for m in (build_dashboard_config_map(owner),) if m is not None]
-    if not await prometheus_operator_installed(state):
+    if not await state.crds_installed(*CRDS, ttl=TTL):
         gate = Gate(
             False,
             "PrometheusOperatorMissing",

@@ -124,9 +124,8 @@ class State:
     """Statuses as we wrote them (resourceVersion, status), until the watch catches up."""
     applied: dict[Key, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     """Children as returned by our last apply, until the watch catches up."""
-    cnpg_seen: tuple[float, bool] = (0.0, False)
-    prometheus_seen: tuple[float, bool] = (0.0, False)
-    """When prometheus-operator's CRDs were last looked up, and whether they were there."""
+    crds_seen: dict[tuple[str, ...], tuple[float, bool]] = field(default_factory=dict)
+    """Optional CRDs: when each set was last looked up, and whether all were there."""
     """When the CloudNativePG CRD was last looked up, and whether it was there."""
 
     def microservice(self, key: Key) -> dict[str, Any] | None:
@@ -171,6 +170,18 @@ class State:
             else:
                 return dict(remembered[1])
         return dict(body.get("status") or {})
+
+    async def crds_installed(self, *names: str, ttl: float = 10.0) -> bool:
+        """Whether every named CRD exists (looked up at most every ``ttl`` seconds)."""
+        checked, present = self.crds_seen.get(names, (0.0, False))
+        if time.monotonic() - checked < ttl:
+            return present
+        present = True
+        for name in names:
+            crd = await self.client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+            present = present and crd is not None
+        self.crds_seen[names] = (time.monotonic(), present)
+        return present
 
     def all_microservices(self) -> list[dict[str, Any]]:
         """Every MicroService body known to this process."""

@@ -218,8 +218,9 @@ def control_plane(cluster: Cluster, figures: dict[str, object]) -> Iterator[Cont
             "control-plane faults need the local control plane (kwokctl), not a given cluster"
         )
     workdir = ROOT / ".cluster" / "kwok" / "clusters" / os.environ.get("MSOP_CLUSTER_NAME", "msop")
-    if not (workdir / "kwok.yaml").exists():
-        pytest.skip(f"no kwokctl cluster state in {workdir.relative_to(ROOT)}")
+    assert (workdir / "kwok.yaml").exists(), (
+        f"no kwokctl cluster state in {workdir.relative_to(ROOT)}"
+    )
     plane = ControlPlane(cluster=cluster, workdir=Path(workdir))
     missing = plane.missing()
     assert not missing, f"control plane incomplete before the test: {missing}"
