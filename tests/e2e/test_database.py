@@ -108,14 +108,22 @@ async def test_dedicated_postgres_gets_server_secret_and_env(
     for key in CONTRACT:
         assert env[key]["valueFrom"]["secretKeyRef"] == {"name": "orders-db", "key": key}
     assert "microservice-operator.dev/database-credentials" in template["metadata"]["annotations"]
-    # The database pods are not selected by the service.
-    app_pods = await kube.list(
-        "v1", "Pod", namespace, label_selector="app.kubernetes.io/name=orders"
+    # The service's selector picks the Deployment's pods and never the database's.
+    service = await kube.get("v1", "Service", "orders", namespace)
+    assert service is not None
+    selector = ",".join(f"{k}={v}" for k, v in service["spec"]["selector"].items())
+    app_pods = await kube.list("v1", "Pod", namespace, label_selector=selector)
+    db_pods = await kube.list(
+        "v1",
+        "Pod",
+        namespace,
+        label_selector=",".join(
+            f"{k}={v}" for k, v in sts["spec"]["selector"]["matchLabels"].items()
+        ),
     )
-    assert all(
-        p["metadata"]["name"].startswith("orders-") and "db" not in p["metadata"]["name"]
-        for p in app_pods
-    )
+    assert app_pods and db_pods
+    assert {o["kind"] for p in app_pods for o in p["metadata"]["ownerReferences"]} == {"ReplicaSet"}
+    assert not {p["metadata"]["uid"] for p in app_pods} & {p["metadata"]["uid"] for p in db_pods}
 
 
 @pytest.mark.usefixtures("volumes")
