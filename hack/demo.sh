@@ -4,10 +4,15 @@
 #   2. helm install the chart: CRD, ServiceAccount, least-privilege RBAC,
 #   3. run the operator as the chart's ServiceAccount (kwok simulates pods, so the
 #      chart's own pod cannot run code: the operator runs here, with that pod's token),
-#   4. apply the sample shop (auth, products, orders) and wait until all are Ready.
+#   4. apply the sample shop (auth, products, orders) and wait until all are Ready,
+#   5. run the three services as local processes, wired from the Deployments and
+#      Secrets the operator generated (a local PostgreSQL and FerretDB stand in for
+#      the database pods, initialised from the generated credentials), and walk the
+#      shop flow: register, log in, add a product as admin, order, check the stock.
 #
-#   hack/demo.sh          run the demo (idempotent); the operator keeps running
+#   hack/demo.sh          run the demo (idempotent); operator and shop keep running
 #   hack/demo.sh stop     stop the operator started by the demo
+#   hack/demo.sh down     stop the shop and the operator, uninstall, stop the cluster
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,9 +27,13 @@ SYSTEM_NS=microservice-operator
 SHOP_NS=shop
 SA="$RELEASE-microservice-operator"
 PIDFILE="$STATE/operator.pid"
+export MSOP_SAMPLES_DIR="$STATE/demo-shop" KUBECTL="$BIN/kubectl"
+started=$SECONDS
 
 log() { printf '\033[1m[demo]\033[0m %s\n' "$*" >&2; }
 kubectl() { "$BIN/kubectl" "$@"; }
+# shellcheck source=hack/lib/shop.sh
+source hack/lib/shop.sh
 
 stop_operator() {
   if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
@@ -33,13 +42,26 @@ stop_operator() {
   rm -f "$PIDFILE"
 }
 
-if [[ "${1:-}" == "stop" ]]; then stop_operator; exit 0; fi
+shop() { .tools/bin/uv run --frozen --all-packages python sample-services/shoptools/local.py "$@"; }
 
-log "1/4 local control plane"
+if [[ "${1:-}" == "stop" ]]; then stop_operator; exit 0; fi
+if [[ "${1:-}" == "down" ]]; then
+  [[ -x .tools/bin/uv ]] && shop down
+  stop_operator
+  if [[ -f "$KUBECONFIG" ]] && kubectl get --raw /readyz >/dev/null 2>&1; then
+    kubectl delete namespace "$SHOP_NS" --ignore-not-found --wait=true >/dev/null
+    kubectl delete pv -l demo=shop --ignore-not-found >/dev/null
+    "$BIN/helm" uninstall "$RELEASE" --namespace "$SYSTEM_NS" --ignore-not-found >/dev/null
+  fi
+  hack/cluster.sh down
+  exit 0
+fi
+
+log "1/5 local control plane"
 hack/cluster.sh up
 .tools/bin/uv sync --frozen --all-packages --quiet
 
-log "2/4 helm install the operator chart (CRD, ServiceAccount, RBAC)"
+log "2/5 helm install the operator chart (CRD, ServiceAccount, RBAC)"
 crd=crd/microservices.microservice-operator.dev
 if kubectl get "$crd" >/dev/null 2>&1; then  # installed earlier with kubectl: let helm adopt it
   kubectl label --overwrite "$crd" app.kubernetes.io/managed-by=Helm >/dev/null
@@ -51,7 +73,7 @@ fi
   --set replicaCount=0 --wait --timeout 2m >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/microservices.microservice-operator.dev >/dev/null
 
-log "3/4 run the operator as the chart's ServiceAccount (log: .cluster/operator.log)"
+log "3/5 run the operator as the chart's ServiceAccount (log: .cluster/operator.log)"
 stop_operator
 token="$(kubectl -n "$SYSTEM_NS" create token "$SA" --duration=24h)"
 server="$(kubectl config view --raw -o jsonpath='{.clusters[0].cluster.server}')"
@@ -74,11 +96,7 @@ for _ in $(seq 120); do
   sleep 0.5
 done
 
-log "4/4 the sample shop: auth (JWT issuer), products, orders (each with its own database)"
-kubectl create namespace "$SHOP_NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n "$SHOP_NS" create secret generic shop-admin \
-  --from-literal=password="$(python3 -c 'import secrets; print(secrets.token_urlsafe(16))')" \
-  --dry-run=client -o yaml | kubectl apply -f - >/dev/null 2>&1 || true
+log "4/5 the sample shop: auth (JWT issuer), products, orders (each with its own database)"
 # The local cluster has no storage provisioner: one PersistentVolume per dedicated database.
 for db in auth products orders; do
   cat <<EOF | kubectl apply -f - >/dev/null
@@ -92,19 +110,25 @@ spec:
   hostPath: {path: /tmp/demo-$db-db}
 EOF
 done
-for svc in auth products orders; do
-  kubectl -n "$SHOP_NS" apply --server-side -f "sample-services/$svc/deploy/microservice.yaml" >/dev/null
-done
-kubectl -n "$SHOP_NS" wait --for=condition=Ready ms --all --timeout=180s >/dev/null
+apply_shop "$SHOP_NS"
+log "waiting for Ready (each MicroService's Ready condition as it changes):"
+wait_shop_ready "$SHOP_NS" 180
 kubectl -n "$SHOP_NS" get ms
 echo
 kubectl -n "$SHOP_NS" get deployments,statefulsets,services,networkpolicies,secrets -l app.kubernetes.io/managed-by=microservice-operator
+
+log "5/5 the services as local processes, wired from what the operator generated"
+shop down >/dev/null
+shop up --from-cluster "$SHOP_NS"
+log "the shop flow, step by step:"
+shop flow
 cat >&2 <<EOF
 
-[demo] The shop is Ready. Explore:
+[demo] Done in $((SECONDS - started)) s: every MicroService Ready, the shop flow succeeded.
   eval "\$(make -s env)"
   kubectl -n $SHOP_NS describe ms orders
   kubectl -n $SHOP_NS get deploy orders -o jsonpath='{.spec.template.spec.containers[0].env}'
-[demo] The operator keeps running (pid $(cat "$PIDFILE")); stop it with 'hack/demo.sh stop',
-       everything with 'make cluster-down'.
+  MSOP_SAMPLES_DIR=.cluster/demo-shop .tools/bin/uv run python sample-services/shoptools/local.py flow
+[demo] The operator (pid $(cat "$PIDFILE")) and the shop keep running; 'make demo-down' removes
+       everything the demo started, the cluster included.
 EOF

@@ -78,4 +78,4 @@ fi
 for tool in pytest ruff mypy importlinter; do
   [[ ! -e "$site/$tool" ]] || die "development package '$tool' is in the image venv"
 done
-log "OK: $(du -sh "$VENV" | cut -f1) venv, $(ls "$site" | grep -c '\.dist-info$') distributions"
+log "OK: $(du -sh "$VENV" | cut -f1) venv, $(find "$site" -maxdepth 1 -name "*.dist-info" | wc -l) distributions"

@@ -138,6 +138,13 @@ build_helm() {
     "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION"
 }
 
+# kind, for users with a container engine (hack/kind.sh); not needed by the local cluster.
+build_kind() {
+  go_install kind sigs.k8s.io/kind "$KIND_VERSION" "-s -w"
+  mkdir -p "$BIN"
+  ln -sfn "$TOOLS/kind/$KIND_VERSION/kind" "$BIN/kind"
+}
+
 # promtool (validates generated alerting rules). Prometheus' go.mod has exclude
 # directives, so `go install` refuses it: build inside a copy of the module instead.
 build_promtool() {
@@ -206,6 +213,7 @@ main() {
   case "${1:-all}" in
     bin-dir) printf '%s\n' "$BIN" ;;
     uv) install_uv ;;
+    kind) build_kind ;;
     all)
       command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
       install_uv
@@ -217,7 +225,7 @@ main() {
       build_promtool
       link_all
       ;;
-    *) log "usage: $0 [all|bin-dir]"; exit 2 ;;
+    *) log "usage: $0 [all|bin-dir|uv|kind]"; exit 2 ;;
   esac
 }
 

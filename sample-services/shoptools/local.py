@@ -1,6 +1,10 @@
 """`make samples-up` / `make samples-down`: the shop running locally in the background.
 
     python sample-services/shoptools/local.py up      start databases and services, print URLs
+    python sample-services/shoptools/local.py up --from-cluster NAMESPACE
+                                                     the same, wired from what the operator
+                                                     generated there (see shoptools/wiring.py)
+    python sample-services/shoptools/local.py flow    walk register, login, order; print each step
     python sample-services/shoptools/local.py down    stop everything and remove the state
     python sample-services/shoptools/local.py status  print URLs if running
 
@@ -10,6 +14,7 @@ ${MSOP_SAMPLES_DIR:-${TMPDIR:-/tmp}/msop-samples-<uid>}. Everything listens on 1
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -22,8 +27,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shoptools import databases
-from shoptools.shop import ADMIN_EMAIL, start_shop, write_signing_key
+import httpx
+
+from shoptools import databases, wiring
+from shoptools.processes import SERVICES, ServiceProcess, free_port, start_services
+from shoptools.shop import Shop, start_shop, walk_flow, write_signing_key
 
 STATE_DIR = Path(
     os.environ.get("MSOP_SAMPLES_DIR")
@@ -45,7 +53,47 @@ def _describe(state: dict[str, object]) -> None:
     _say(f"env:      {STATE_DIR / 'shop.env'}")
 
 
-def up() -> int:
+def _local_wiring(servers: databases.DatabaseServers) -> tuple[Shop, list[ServiceProcess]]:
+    return start_shop(
+        auth_db=databases.create_postgres_database(servers.postgres_url, "auth"),
+        products_db=databases.with_database(servers.mongodb_url, "products"),
+        orders_db=databases.create_postgres_database(servers.postgres_url, "orders"),
+        key_file=write_signing_key(STATE_DIR / "jwt.pem"),
+        log_dir=STATE_DIR / "logs",
+        admin_password=secrets.token_urlsafe(12),
+    )
+
+
+def _cluster_wiring(
+    namespace: str, servers: databases.DatabaseServers
+) -> tuple[Shop, list[ServiceProcess]]:
+    cluster = wiring.read_cluster(namespace)
+    ports = {name: free_port() for name in SERVICES}
+    envs, addresses = wiring.wire_shop(
+        cluster,
+        postgres_url=servers.postgres_url,
+        mongodb_url=servers.mongodb_url,
+        ports=ports,
+        files=STATE_DIR / "files",
+    )
+    _say(f"wired from the Deployments the operator generated in namespace {namespace}:")
+    for cluster_address, local in addresses.items():
+        _say(f"  {cluster_address:<40} -> {local}")
+    for name, env in envs.items():
+        _say(f"  {name:<9} env: {' '.join(sorted(env))}")
+    processes = start_services(envs, ports, STATE_DIR / "logs")
+    auth = envs["auth"]
+    shop = Shop(
+        auth=f"http://127.0.0.1:{ports['auth']}",
+        products=f"http://127.0.0.1:{ports['products']}",
+        orders=f"http://127.0.0.1:{ports['orders']}",
+        admin_email=auth["ADMIN_EMAIL"],
+        admin_password=auth["ADMIN_PASSWORD"],
+    )
+    return shop, processes
+
+
+def up(namespace: str | None = None) -> int:
     """Start databases and the three services unless they already run."""
     if STATE_FILE.exists():
         _say("the shop is already running:")
@@ -55,15 +103,10 @@ def up() -> int:
     STATE_DIR.chmod(0o700)
     servers, _ = databases.start_databases()
     try:
-        password = secrets.token_urlsafe(12)
-        shop, processes = start_shop(
-            auth_db=databases.create_postgres_database(servers.postgres_url, "auth"),
-            products_db=databases.with_database(servers.mongodb_url, "products"),
-            orders_db=databases.create_postgres_database(servers.postgres_url, "orders"),
-            key_file=write_signing_key(STATE_DIR / "jwt.pem"),
-            log_dir=STATE_DIR / "logs",
-            admin_password=password,
-        )
+        if namespace is None:
+            shop, processes = _local_wiring(servers)
+        else:
+            shop, processes = _cluster_wiring(namespace, servers)
     except BaseException:
         databases.stop_databases(servers)
         shutil.rmtree(STATE_DIR, ignore_errors=True)
@@ -72,19 +115,46 @@ def up() -> int:
         "auth": shop.auth,
         "products": shop.products,
         "orders": shop.orders,
-        "admin_email": ADMIN_EMAIL,
-        "admin_password": password,
+        "admin_email": shop.admin_email,
+        "admin_password": shop.admin_password,
         "pids": [p.process.pid for p in processes],
         "databases_dir": str(servers.directory),
     }
     STATE_FILE.write_text(json.dumps(state, indent=2))
+    STATE_FILE.chmod(0o600)
     (STATE_DIR / "shop.env").write_text(
         f"AUTH_URL={shop.auth}\nPRODUCTS_URL={shop.products}\nORDERS_URL={shop.orders}\n"
-        f"ADMIN_EMAIL={ADMIN_EMAIL}\nADMIN_PASSWORD={password}\n"
+        f"ADMIN_EMAIL={shop.admin_email}\nADMIN_PASSWORD={shop.admin_password}\n"
         f"POSTGRES_URL={servers.postgres_url}\nMONGODB_URL={servers.mongodb_url}\n"
     )
     _say("the shop is running:")
     _describe(state)
+    return 0
+
+
+def flow() -> int:
+    """Walk the shop flow against the running shop; exit 1 on the first failing step."""
+    if not STATE_FILE.exists():
+        _say("the shop is not running")
+        return 1
+    state = json.loads(STATE_FILE.read_text())
+    shop = Shop(
+        auth=state["auth"],
+        products=state["products"],
+        orders=state["orders"],
+        admin_email=state["admin_email"],
+        admin_password=state["admin_password"],
+    )
+
+    async def walk() -> None:
+        async with httpx.AsyncClient(timeout=30) as http:
+            await walk_flow(http, shop, lambda line: _say(f"  ok  {line}"))
+
+    try:
+        asyncio.run(walk())
+    except (RuntimeError, httpx.HTTPError) as exc:
+        _say(f"  FAILED  {exc}")
+        return 1
     return 0
 
 
@@ -130,7 +200,10 @@ def status() -> int:
 
 
 if __name__ == "__main__":
-    commands = {"up": up, "down": down, "status": status}
-    if len(sys.argv) != 2 or sys.argv[1] not in commands:
+    args = sys.argv[1:]
+    if args[:2] == ["up", "--from-cluster"] and len(args) == 3:
+        sys.exit(up(args[2]))
+    commands = {"up": up, "flow": flow, "down": down, "status": status}
+    if len(args) != 1 or args[0] not in commands:
         sys.exit(__doc__)
-    sys.exit(commands[sys.argv[1]]())
+    sys.exit(commands[args[0]]())

@@ -97,6 +97,21 @@ def stop_service(service: ServiceProcess, timeout: float = 15.0) -> None:
             service.process.wait(timeout=5)
 
 
+def start_services(
+    envs: Mapping[str, Mapping[str, str]], ports: Mapping[str, int], log_dir: Path
+) -> list[ServiceProcess]:
+    """Start services in the order given, each ready before the next; all or none."""
+    started: list[ServiceProcess] = []
+    try:
+        for name, env in envs.items():
+            started.append(start_service(name, env, log_dir, ports[name]))
+    except BaseException:
+        for service in reversed(started):
+            stop_service(service)
+        raise
+    return started
+
+
 @contextmanager
 def running_service(
     name: str, env: Mapping[str, str], log_dir: Path, port: int | None = None

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shoptools.databases import DatabaseServers, fresh_mongodb_database, fresh_postgres_database
-from shoptools.processes import ServiceProcess, start_service, stop_service
+from shoptools.processes import SERVICES, ServiceProcess, free_port, start_services, stop_service
 
 
 @dataclass(frozen=True)
@@ -111,34 +112,26 @@ def start_shop(
     admin_email: str = ADMIN_EMAIL,
 ) -> tuple[Shop, list[ServiceProcess]]:
     """Start auth, products and orders (in that order, each ready before the next)."""
-    started: list[ServiceProcess] = []
-    try:
-        auth = start_service(
-            "auth",
-            {
-                "DATABASE_URL": auth_db,
-                "JWT_ISSUER": issuer,
-                "JWT_PRIVATE_KEY_FILE": str(key_file),
-                "ADMIN_EMAIL": admin_email,
-                "ADMIN_PASSWORD": admin_password,
-            },
-            log_dir,
-        )
-        started.append(auth)
-        jwt_env = {"JWKS_URL": f"{auth.url}/.well-known/jwks.json", "JWT_ISSUER": issuer}
-        products = start_service("products", {"DATABASE_URL": products_db, **jwt_env}, log_dir)
-        started.append(products)
-        orders_env = {"DATABASE_URL": orders_db, "PRODUCTS_URL": products.url, **jwt_env}
-        orders = start_service("orders", orders_env, log_dir)
-        started.append(orders)
-    except BaseException:
-        for service in reversed(started):
-            stop_service(service)
-        raise
+    ports = {name: free_port() for name in SERVICES}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    jwt_env = {"JWKS_URL": f"{urls['auth']}/.well-known/jwks.json", "JWT_ISSUER": issuer}
+    orders_env = {"DATABASE_URL": orders_db, "PRODUCTS_URL": urls["products"], **jwt_env}
+    envs = {
+        "auth": {
+            "DATABASE_URL": auth_db,
+            "JWT_ISSUER": issuer,
+            "JWT_PRIVATE_KEY_FILE": str(key_file),
+            "ADMIN_EMAIL": admin_email,
+            "ADMIN_PASSWORD": admin_password,
+        },
+        "products": {"DATABASE_URL": products_db, **jwt_env},
+        "orders": orders_env,
+    }
+    started = start_services(envs, ports, log_dir)
     shop = Shop(
-        auth=auth.url,
-        products=products.url,
-        orders=orders.url,
+        auth=urls["auth"],
+        products=urls["products"],
+        orders=urls["orders"],
         admin_email=admin_email,
         admin_password=admin_password,
         log_dir=log_dir,
@@ -165,3 +158,36 @@ def running_shop(servers: DatabaseServers, work_dir: Path) -> Iterator[Shop]:
         for service in reversed(processes):
             stack.callback(stop_service, service)
         yield shop
+
+
+async def walk_flow(http: httpx.AsyncClient, shop: Shop, say: Callable[[str], None]) -> None:
+    """Register, log in, stock a product as admin, order it, check stock and history.
+
+    Prints one line per step; raises on the first step that does not do what it should.
+    """
+    email = f"shopper-{uuid.uuid4().hex[:8]}@example.com"
+    user_id, token = await register_and_login(http, shop, email)
+    say(f"register   {email} at auth -> user {user_id}")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    say(f"login      RS256 token from auth, iss={claims['iss']} roles={claims['roles']}")
+    admin = await admin_token(http, shop)
+    say(f"admin      {shop.admin_email} logs in (bootstrap admin from the Secret)")
+    product = await create_product(http, shop, admin, price_cents=1999, stock=5)
+    say(f"product    admin adds {product['name']} at products: 19.99, stock 5")
+    body = {"items": [{"product_id": product["id"], "quantity": 2}]}
+    placed = await http.post(f"{shop.orders}/api/v1/orders", json=body, headers=bearer(token))
+    if placed.status_code != 201:
+        raise RuntimeError(f"order failed: {placed.status_code} {placed.text}")
+    order = placed.json()
+    if order["total_cents"] != 2 * 1999:
+        raise RuntimeError(f"order total {order['total_cents']}, expected {2 * 1999}")
+    say(f"order      2 x {product['name']} at orders -> order {order['id']}, total 39.98")
+    stock = await stock_of(http, shop, product["id"])
+    if stock != 3:
+        raise RuntimeError(f"stock after the order is {stock}, expected 3")
+    say("stock      orders reserved 2 at products over REST: stock 5 -> 3")
+    mine = await http.get(f"{shop.orders}/api/v1/orders", headers=bearer(token))
+    mine.raise_for_status()
+    if [o["id"] for o in mine.json()["data"]] != [order["id"]]:
+        raise RuntimeError(f"order history is {mine.json()}, expected the one order")
+    say("history    the shopper sees exactly their one order")
