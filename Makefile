@@ -8,6 +8,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest
 SHELLCHECK_VERSION := 0.11.0.1
+N ?= 100
 
 ##@ General
 .PHONY: help
@@ -189,11 +190,12 @@ load-samples: $(UV) ## Bounded load test (loopback only): orders' throughput and
 	@$(SAMPLE_RUN) python $(SAMPLES)/loadtest.py --requests 1000 --concurrency 20 --time-limit 60
 
 ##@ Benchmarks
-# A cluster of its own (never the test cluster), 20 kwok nodes of 110 pods each, and a
-# virtualenv of its own (a concurrent `make setup` must not remove matplotlib mid-run).
+# A cluster of its own (never the test cluster), kwok nodes of 110 pods each (at least 20,
+# 3 per 100 services so the largest N with databases fits), and a virtualenv of its own
+# (a concurrent `make setup` must not remove matplotlib mid-run).
 BENCH_CLUSTER := msop-bench
 BENCH_KUBECONFIG := .cluster/kubeconfig-$(BENCH_CLUSTER)
-BENCH_NODES ?= 20
+BENCH_NODES ?= $(shell python3 -c "print(max(20, -(-3 * max(map(int, '$(N)'.split(','))) // 100)))")
 BENCH_ARGS ?=
 BENCH_CLUSTER_ENV := MSOP_CLUSTER_NAME=$(BENCH_CLUSTER) MSOP_CLUSTER_NODES=$(BENCH_NODES) \
   MSOP_KUBECONFIG_OUT=$(CURDIR)/$(BENCH_KUBECONFIG)
@@ -202,9 +204,9 @@ BENCH := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cluster/bench/venv \
   --kubeconfig $(BENCH_KUBECONFIG) --cluster-name $(BENCH_CLUSTER)
 
 .PHONY: bench
-bench: $(UV) ## Benchmark N=100,1000 vs direct apply and Helm (~30 min): docs/performance.md
+bench: $(UV) ## Benchmark vs direct apply and Helm at N=$(N) (N=100,1000,5000 to scale): docs/performance.md
 	@$(BENCH_CLUSTER_ENV) hack/cluster.sh up
-	@$(BENCH) --sizes 100,1000 --idle 120 $(BENCH_ARGS)
+	@$(BENCH) --sizes $(N) --idle 120 $(BENCH_ARGS)
 
 .PHONY: bench-quick
 bench-quick: $(UV) ## The same benchmark at N=100 only, 20 s idle (< 5 min)

@@ -72,3 +72,35 @@ async def test_failures_retry_with_backoff_and_requeue_waits(
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
     # Timers never fire early: each wait is at least its backoff (0.05 s, 0.1 s, then 0.3 s).
     assert gaps[0] >= 0.049 and gaps[1] >= 0.099 and gaps[2] >= 0.299, gaps
+
+
+async def test_child_triggered_keys_go_first_when_slots_are_short() -> None:
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def work(key: str) -> None:
+        order.append(key)
+        if key == "busy":
+            await gate.wait()
+
+    queue = WorkQueue[str](work=work, concurrency=1)
+    queue.trigger("busy")
+    await asyncio.sleep(0.01)
+    for key in ("new-1", "new-2"):
+        queue.trigger(key)  # MicroService events: NORMAL
+    queue.trigger("rolled-out", queue_module.URGENT)  # a child's status changed
+    queue.trigger("new-3")
+    await asyncio.sleep(0.01)
+    gate.set()
+    await queue.drain()
+    assert order == ["busy", "rolled-out", "new-1", "new-2", "new-3"]
+
+
+async def test_a_cancelled_waiter_does_not_lose_its_slot() -> None:
+    slots = queue_module._Slots(1)
+    await slots.acquire(queue_module.NORMAL)
+    waiter = asyncio.create_task(slots.acquire(queue_module.NORMAL))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    slots.release()
+    await asyncio.wait_for(slots.acquire(queue_module.URGENT), timeout=1)

@@ -3,11 +3,19 @@
 Any event (the MicroService itself, or one of its children) only *triggers*
 its key. A key already being reconciled is marked dirty and reconciled once
 more afterwards, so bursts collapse into one pass over the latest state.
+
+When more keys wait than there are slots, those triggered by their children
+(a Deployment rolled out: the service may be Ready now) go before those
+triggered by the MicroService itself (a new or changed spec). Under a burst of
+creations, services then become Ready as their workloads do, instead of all
+after the last creation pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -40,6 +48,42 @@ class Requeue(Exception):  # noqa: N818 - a control-flow signal, not an error
         self.delay = delay
 
 
+URGENT = 0
+"""Priority of keys triggered by a child's change (status may be ready to report)."""
+NORMAL = 1
+"""Priority of keys triggered by their own MicroService."""
+
+
+class _Slots:
+    """A semaphore whose waiters are served by priority (lowest first), then in order."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (priority, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # granted, then cancelled: pass the slot on
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():  # cancelled waiters are skipped
+                future.set_result(None)
+                return
+        self._free += 1
+
+
 @dataclass
 class WorkQueue(Generic[K]):
     """Run ``work(key)`` for triggered keys, at most ``concurrency`` at a time."""
@@ -54,13 +98,15 @@ class WorkQueue(Generic[K]):
     _dirty: set[K] = field(default_factory=set)
     _failures: dict[K, int] = field(default_factory=dict)
     _timers: dict[K, asyncio.TimerHandle] = field(default_factory=dict)
-    _slots: asyncio.Semaphore | None = None
+    _priority: dict[K, int] = field(default_factory=dict)
+    _slots: _Slots | None = None
 
-    def trigger(self, key: K) -> None:
+    def trigger(self, key: K, priority: int = NORMAL) -> None:
         """Reconcile ``key`` soon (now, or right after the pass in flight)."""
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
+        self._priority[key] = min(priority, self._priority.get(key, priority))
         if key in self._running:
             self._dirty.add(key)
             return
@@ -84,18 +130,24 @@ class WorkQueue(Generic[K]):
 
     async def _run(self, key: K) -> None:
         if self._slots is None:
-            self._slots = asyncio.Semaphore(self.concurrency)
+            self._slots = _Slots(self.concurrency)
         try:
             while True:
                 if self.gate is not None:
                     await self.gate.wait()
+                await self._slots.acquire(self._priority.get(key, NORMAL))
                 self._dirty.discard(key)
-                async with self._slots:
+                self._priority.pop(key, None)
+                try:
                     await self._once(key)
+                finally:
+                    self._slots.release()
                 if key not in self._dirty:
                     return
         finally:
             self._running.pop(key, None)
+            if key not in self._dirty:
+                self._priority.pop(key, None)
 
     async def _once(self, key: K) -> None:
         token = reconcile_context(*key) if isinstance(key, tuple) and len(key) == 2 else None

@@ -20,8 +20,9 @@ from microservice_operator.api import v1alpha1
 from microservice_operator.builders import CHILD_KINDS
 from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
 from microservice_operator.databases import ProvisioningError
+from microservice_operator.handlers import kopf_fixes
 from microservice_operator.handlers.leader import LeaderElector, LeaseConfig
-from microservice_operator.handlers.queue import WorkQueue
+from microservice_operator.handlers.queue import URGENT, WorkQueue
 from microservice_operator.handlers.reconcile import reconcile
 from microservice_operator.handlers.relations import DEPENDENTS_INDEX, references
 from microservice_operator.handlers.state import (
@@ -53,6 +54,26 @@ def _exit_on_lost_lease() -> None:
     os._exit(1)
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No diff base: kopf would deep-copy every body on every event to build one.
+
+    Only event and index handlers are registered (see ``register``), and neither
+    reads a diff base; change detection is the reconciler's own (applied-hash
+    annotation and field comparison). About 7 % of the operator's CPU per event.
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        """An empty essence, without copying the body."""
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        """Nothing was stored."""
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Store nothing (storing would be a write)."""
+
+
 def configure(settings: kopf.OperatorSettings) -> None:
     """Kopf settings: server-side label selectors, chunked lists, quiet logging."""
     selector = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
@@ -63,6 +84,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.posting.enabled = False  # Events are posted by the reconciler, on transitions only
+    settings.persistence.diffbase_storage = NoDiffBase()
 
 
 @dataclass(frozen=True)
@@ -76,8 +98,13 @@ class Options:
 
 
 def register(registry: kopf.OperatorRegistry, options: Options | None = None) -> None:
-    """Register every handler on ``registry``."""
+    """Register every handler on ``registry``.
+
+    Only ``on.event`` and ``index`` handlers: ``NoDiffBase`` relies on it.
+    """
     opts = options or Options()
+    if not kopf_fixes.apply():
+        logger.warning("kopf %s: its toggle-set fix is not applied", kopf_fixes.KOPF_VERSION)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -182,7 +209,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         async def child_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
             key = owner_key(body)
             if key is not None and "queue" in memo:
-                memo["queue"].trigger(key)
+                memo["queue"].trigger(key, URGENT)
 
         kopf.index(group, version, plural, id=index_id, registry=registry)(child_index)
         kopf.on.event(group, version, plural, id=f"{index_id}_event", registry=registry)(
