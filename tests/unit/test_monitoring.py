@@ -97,3 +97,89 @@ def test_generated_rules_pass_promtool(tmp_path: object) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS: 4 rules found" in result.stdout
+
+
+def _grafana_round_trip(model: dict[str, object]) -> dict[str, object]:
+    """The model through Grafana's own generated dashboard types (grafana-foundation-sdk)."""
+    from grafana_foundation_sdk.cog import plugins
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    plugins.register_default_plugins()  # panel and Prometheus query types
+    decoded = json.loads(json.dumps(Dashboard.from_json(model), cls=JSONEncoder))
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+def _lost(original: object, decoded: object, path: str = "$") -> list[str]:
+    """Paths of `original` that the round trip dropped or changed."""
+    if isinstance(original, dict):
+        if not isinstance(decoded, dict):
+            return [path]
+        return [
+            lost
+            for key, value in original.items()
+            for lost in (
+                _lost(value, decoded[key], f"{path}.{key}") if key in decoded else [f"{path}.{key}"]
+            )
+        ]
+    if isinstance(original, list):
+        if not isinstance(decoded, list) or len(original) != len(decoded):
+            return [path]
+        return [lost for i, pair in enumerate(zip(original, decoded, strict=True)) for lost in
+                _lost(*pair, f"{path}[{i}]")]  # fmt: skip
+    return [] if original == decoded else [path]
+
+
+def test_dashboards_load_as_grafana_dashboard_models_without_losing_a_field() -> None:
+    from microservice_operator.builders.monitoring import operator_dashboard
+
+    cm = build_dashboard_config_map(owner())
+    assert cm is not None
+    for model in (json.loads(cm["data"]["orders.json"]), operator_dashboard()):
+        decoded = _grafana_round_trip(model)
+        assert _lost(model, decoded) == []
+        panels = decoded["panels"]
+        assert isinstance(panels, list) and panels
+        for panel in panels:
+            assert panel["type"] in {"timeseries", "stat", "gauge", "table", "row"}
+            for target in panel.get("targets", []):
+                assert target["expr"] and target["refId"]
+
+
+def test_the_round_trip_catches_a_field_grafana_does_not_know() -> None:
+    cm = build_dashboard_config_map(owner())
+    assert cm is not None
+    model = json.loads(cm["data"]["orders.json"])
+    model["panels"][0]["gridpos"] = model["panels"][0].pop("gridPos")  # a typo
+    assert "$.panels[0].gridpos" in _lost(model, _grafana_round_trip(model))
+
+
+def test_every_dashboard_query_is_valid_promql(tmp_path: object) -> None:
+    import subprocess
+    from pathlib import Path
+
+    import yaml
+
+    from microservice_operator.builders.monitoring import operator_dashboard
+
+    promtool = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "promtool"
+    assert promtool.exists(), "promtool is missing: run `make tools`"
+    assert isinstance(tmp_path, Path)
+    cm = build_dashboard_config_map(owner())
+    assert cm is not None
+    exprs = [
+        target["expr"]
+        for model in (json.loads(cm["data"]["orders.json"]), operator_dashboard())
+        for panel in model["panels"]
+        for target in panel.get("targets", [])
+    ]
+    # Each query as a recording rule: promtool parses and type-checks it.
+    rules = [{"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs)]
+    path = tmp_path / "queries.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": rules}]}), encoding="utf-8")
+    result = subprocess.run(
+        [str(promtool), "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
