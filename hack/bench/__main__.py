@@ -44,6 +44,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--helm-only", action="store_true", help="run only the Helm phase into results.json"
     )
+    p.add_argument(
+        "--add",
+        action="store_true",
+        help="keep the other sizes (and Helm figures) of results.json, replace these sizes",
+    )
     return p.parse_args(argv)
 
 
@@ -108,12 +113,19 @@ async def run(args: argparse.Namespace) -> int:
             },
             "runs": {},
         }
+        if args.add:
+            previous = json.loads((args.docs / "performance" / "results.json").read_text("utf-8"))
+            results["runs"] = previous["runs"]
+            if "helm" in previous and not args.helm:
+                results["helm"] = previous["helm"]
+            earlier = previous["meta"].pop("earlier", [])
+            results["meta"]["earlier"] = [*earlier, previous["meta"]]
         capacity = b.capacity
         for n in sizes:
             per_service = 1 if args.no_database else 2
             if n * per_service > capacity:
                 b.say(f"warning: N={n} needs {n * per_service} pods, nodes hold {capacity}")
-            run: dict[str, Any] = {}
+            run: dict[str, Any] = {"when": {"date": results["meta"]["date"]}}
             results["runs"][str(n)] = run
             run["direct_plain"] = await phases.direct_apply(b, n, database=False)
             run["operator_plain"] = await phases.operator(b, n, database=False, full=True)

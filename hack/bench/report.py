@@ -160,6 +160,12 @@ def markdown(results: Results, plot_names: list[str]) -> str:
         "",
         f"Measured on {meta['date']} at commit {meta.get('commit', '?')} with",
         f"`{meta['command']}`: {meta['machine']}.",
+        *[
+            f"Sizes measured earlier, kept with `--add`: {earlier['sizes']} on {earlier['date']}"
+            f" at commit {earlier.get('commit', '?')} (`{earlier['command']}`)."
+            for earlier in meta.get("earlier", [])
+            if any(str(n) in results["runs"] for n in earlier["sizes"])
+        ],
         "",
         "## Method",
         "",
