@@ -10,7 +10,6 @@ import asyncio
 import base64
 import signal
 import subprocess
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from tests.support.microservices import (
     wait_condition,
 )
 from tests.support.operator import OperatorProcess
+from tests.support.volumes import persistent_volumes
 
 pytestmark = pytest.mark.usefixtures("operator")
 CONTRACT = ["DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD"]
@@ -40,24 +40,8 @@ def decoded(secret: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 async def volumes(kube: KubeClient) -> AsyncIterator[None]:
     """PersistentVolumes for dedicated databases (the local cluster has no provisioner)."""
-    names = [f"pv-{uuid.uuid4().hex[:8]}" for _ in range(2)]
-    for name in names:
-        await kube.create(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": name},
-                "spec": {
-                    "capacity": {"storage": "5Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Delete",
-                    "hostPath": {"path": f"/tmp/{name}"},
-                },
-            }
-        )
-    yield
-    for name in names:
-        await kube.delete("v1", "PersistentVolume", name)
+    async with persistent_volumes(kube, 2):
+        yield
 
 
 async def secret(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ import yaml
 from microservice_operator.kube import KubeClient
 from tests.support.cluster import ROOT, Cluster
 from tests.support.microservices import wait_condition
+from tests.support.volumes import persistent_volumes
 
 pytestmark = pytest.mark.usefixtures("operator")
 SERVICES = ("auth", "products", "orders")
@@ -33,24 +34,8 @@ UV = ROOT / ".tools" / "bin" / "uv"
 @pytest.fixture
 async def three_volumes(kube: KubeClient) -> AsyncIterator[None]:
     """One PersistentVolume per dedicated database (the local cluster has no provisioner)."""
-    names = [f"pv-shop-{uuid.uuid4().hex[:8]}" for _ in SERVICES]
-    for name in names:
-        await kube.create(
-            {
-                "apiVersion": "v1",
-                "kind": "PersistentVolume",
-                "metadata": {"name": name},
-                "spec": {
-                    "capacity": {"storage": "2Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Delete",
-                    "hostPath": {"path": f"/tmp/{name}"},
-                },
-            }
-        )
-    yield
-    for name in names:
-        await kube.delete("v1", "PersistentVolume", name)
+    async with persistent_volumes(kube, len(SERVICES), storage="2Gi"):
+        yield
 
 
 def shop(cluster: Cluster, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
