@@ -29,6 +29,10 @@ setup: $(UV) ## Install Python dependencies into .venv (from uv.lock)
 tools: ## Build/install kube-apiserver, etcd, kwok, helm, kubectl into the per-user cache
 	@hack/tools.sh
 
+.PHONY: databases
+databases: ## Install PostgreSQL (apt, when missing) and build FerretDB into the per-user cache
+	@hack/databases.sh install
+
 .PHONY: lock
 lock: $(UV) ## Refresh uv.lock after changing dependencies
 	@$(UV) lock
@@ -109,7 +113,7 @@ golden: setup ## Rewrite builder golden files after an intended change (review t
 
 ##@ Tests
 .PHONY: test
-test: lint tools generate-check ## Everything CI runs: lint, types, drift checks, all test tiers, image, samples
+test: lint tools databases generate-check ## Everything CI runs: lint, types, drift checks, all test tiers, image, samples
 	@$(PYTEST)
 	@$(MAKE) image-check
 	@$(MAKE) test-samples
@@ -119,11 +123,11 @@ test-unit: setup tools ## Unit tests (pure, no cluster; helm and promtool for ch
 	@$(PYTEST) -m unit
 
 .PHONY: test-integration
-test-integration: setup tools ## Integration tests (real API server, real databases)
+test-integration: setup tools databases ## Integration tests (real API server, real databases)
 	@$(PYTEST) -m integration
 
 .PHONY: test-e2e
-test-e2e: setup tools ## End-to-end tests (operator process against a cluster)
+test-e2e: setup tools databases ## End-to-end tests (operator process against a cluster)
 	@$(PYTEST) -m e2e
 
 .PHONY: test-chaos
