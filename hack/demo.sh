@@ -59,6 +59,7 @@ fi
 
 log "1/5 local control plane"
 hack/cluster.sh up
+hack/databases.sh install  # PostgreSQL and FerretDB, for step 5 (built once, minutes cold)
 .tools/bin/uv sync --frozen --all-packages --quiet
 
 log "2/5 helm install the operator chart (CRD, ServiceAccount, RBAC)"

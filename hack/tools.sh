@@ -158,7 +158,9 @@ build_prometheus_cmd() { # NAME (promtool or prometheus)
   rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
   mkdir -p "$out.tmp"
   log "building $name (Prometheus module v$PROMETHEUS_MODULE_VERSION)"
-  (cd "$src" && run_with_progress "$name" go build -trimpath -ldflags "-s -w" -o "$out.tmp/$name" "./cmd/$name")
+  (cd "$src" && run_with_progress "$name" go build -trimpath \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$PROMETHEUS_MODULE_VERSION" \
+    -o "$out.tmp/$name" "./cmd/$name")
   rm -rf "$out" "$src" && mv "$out.tmp" "$out"
 }
 build_promtool() { build_prometheus_cmd promtool; }

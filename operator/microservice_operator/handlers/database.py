@@ -38,7 +38,7 @@ from microservice_operator.builders.database import (
     server_name,
 )
 from microservice_operator.builders.status import DatabaseState, Problem
-from microservice_operator.databases import Admin, ProvisioningError, mongodb, postgres
+from microservice_operator.databases import Admin, ProvisioningError
 from microservice_operator.handlers.state import State
 from microservice_operator.kube import ApiError
 
@@ -349,7 +349,15 @@ class DatabaseManager:
 
 
 def _engine(engine: DatabaseEngine) -> Any:
-    return postgres if engine is DatabaseEngine.POSTGRES else mongodb
+    # Imported on first use: the drivers (psycopg, pymongo) cost about 15 MiB of memory,
+    # and only external databases need them.
+    if engine is DatabaseEngine.POSTGRES:
+        from microservice_operator.databases import postgres
+
+        return postgres
+    from microservice_operator.databases import mongodb
+
+    return mongodb
 
 
 def _creds(data: Mapping[str, str]) -> Credentials:
