@@ -54,6 +54,7 @@ SHOP_STATE = ROOT / ".cluster" / "demo-shop" / "shop.json"
 OPERATOR_METRICS = "127.0.0.1:18090"
 NAMESPACE = "shop"
 SERVICES = ("auth", "products", "orders")
+STEP = 5  # seconds between the points of a range query
 
 
 def say(text: str) -> None:
@@ -120,8 +121,8 @@ def start_prometheus(work: Path, shop: dict[str, Any]) -> tuple[subprocess.Popen
 
 
 def query_range(url: str, expr: str, start: float, end: float) -> list[dict[str, Any]]:
-    """Prometheus /api/v1/query_range, 5 s steps."""
-    params = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": "5"})
+    """Prometheus /api/v1/query_range, STEP seconds apart."""
+    params = urllib.parse.urlencode({"query": expr, "start": start, "end": end, "step": STEP})
     with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=30) as response:
         body = json.load(response)
     if body["status"] != "success":
@@ -138,6 +139,19 @@ def legend(fmt: str | None, labels: dict[str, str]) -> str:
     for key, value in labels.items():
         text = text.replace("{{" + key + "}}", value)
     return text
+
+
+def gapped(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+    """The points as x and y lists, broken where samples are missing (as Grafana draws)."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for t, v in points:
+        if xs and t - xs[-1] > STEP * 1.5:
+            xs.append(xs[-1] + STEP)
+            ys.append(math.nan)
+        xs.append(t)
+        ys.append(v)
+    return xs, ys
 
 
 UNITS = {"reqps": "req/s", "percentunit": "ratio", "s": "seconds", "short": ""}
@@ -167,7 +181,7 @@ def render(model: dict[str, Any], url: str, start: float, end: float, path: Path
                 points = [(float(t) - start, float(v)) for t, v in series["values"]]
                 points = [(t, v) for t, v in points if math.isfinite(v)]
                 if points:
-                    xs, ys = zip(*points, strict=True)
+                    xs, ys = gapped(points)
                     ax.plot(xs, ys, linewidth=1.4,
                             label=legend(target.get("legendFormat"), series["metric"]))  # fmt: skip
                     drawn += 1

@@ -183,3 +183,22 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: object) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(exprs)} rules found" in result.stdout
+
+
+def test_legends_only_name_labels_the_query_keeps() -> None:
+    from microservice_operator.builders.monitoring import operator_dashboard
+
+    cm = build_dashboard_config_map(owner())
+    assert cm is not None
+    for model in (json.loads(cm["data"]["orders.json"]), operator_dashboard()):
+        for panel in model["panels"]:
+            for target in panel["targets"]:
+                named = set(re.findall(r"{{\s*(\w+)\s*}}", target.get("legendFormat", "")))
+                kept = {
+                    label.strip()
+                    for group in re.findall(r"\bby \(([^)]*)\)", target["expr"])
+                    for label in group.split(",")
+                }
+                aggregated = re.search(r"\b(sum|max|min|avg|count)\b", target["expr"])
+                if aggregated:  # an aggregation keeps only its `by` labels
+                    assert named <= kept, (panel["title"], named - kept)

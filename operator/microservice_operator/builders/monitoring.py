@@ -115,7 +115,9 @@ def dashboard(owner: Owner) -> dict[str, Any]:
     """A Grafana dashboard (JSON model) with the service's RED panels."""
     sel = _selector(owner)
 
-    def panel(pid: int, title: str, expr: str, unit: str, x: int) -> dict[str, Any]:
+    def panel(
+        pid: int, title: str, expr: str, unit: str, x: int, legend: str = "{{route}}"
+    ) -> dict[str, Any]:
         return {
             "id": pid,
             "type": "timeseries",
@@ -123,7 +125,7 @@ def dashboard(owner: Owner) -> dict[str, Any]:
             "datasource": {"type": "prometheus", "uid": "${datasource}"},
             "gridPos": {"h": 8, "w": 8, "x": x, "y": 0},
             "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "targets": [{"refId": "A", "expr": expr, "legendFormat": "{{route}}"}],
+            "targets": [{"refId": "A", "expr": expr, "legendFormat": legend}],
         }
 
     return {
@@ -151,6 +153,7 @@ def dashboard(owner: Owner) -> dict[str, Any]:
                 f" / sum(rate(http_requests_total{{{sel}}}[5m]))",
                 "percentunit",
                 8,
+                legend="5xx / all requests",
             ),
             panel(
                 3,

@@ -179,7 +179,9 @@ class State:
         present = True
         for name in names:
             crd = await self.client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-            present = present and crd is not None
+            if crd is None:
+                present = False
+                break
         self.crds_seen[names] = (time.monotonic(), present)
         return present
 
