@@ -100,6 +100,8 @@ class WorkQueue(Generic[K]):
     _timers: dict[K, asyncio.TimerHandle] = field(default_factory=dict)
     _priority: dict[K, int] = field(default_factory=dict)
     _slots: _Slots | None = None
+    completed: int = 0
+    """Reconciles finished (any result), for the memory trim after bursts."""
 
     def trigger(self, key: K, priority: int = NORMAL) -> None:
         """Reconcile ``key`` soon (now, or right after the pass in flight)."""
@@ -164,6 +166,7 @@ class WorkQueue(Generic[K]):
         except Exception:
             pass
         finally:
+            self.completed += 1
             ACTIVE_WORKERS.labels(CONTROLLER).dec()
             RECONCILE_TIME.labels(CONTROLLER).observe(time.perf_counter() - started)
             RECONCILE_TOTAL.labels(CONTROLLER, result).inc()

@@ -22,6 +22,7 @@ from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
 from microservice_operator.databases import ProvisioningError
 from microservice_operator.handlers import kopf_fixes
 from microservice_operator.handlers.leader import LeaderElector, LeaseConfig
+from microservice_operator.handlers.memory import trim_after_bursts
 from microservice_operator.handlers.queue import URGENT, WorkQueue
 from microservice_operator.handlers.reconcile import reconcile
 from microservice_operator.handlers.relations import DEPENDENTS_INDEX, references
@@ -143,14 +144,18 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
             memo["elector"] = elector
             memo["elector_task"] = asyncio.create_task(elector.run())
             gate = elector.leading
-        memo["queue"] = WorkQueue[Key](
+        queue = memo["queue"] = WorkQueue[Key](
             work=lambda key: reconcile(state, key),
             gate=gate,
             expected=(ApiError, ProvisioningError, aiohttp.ClientError, TimeoutError),
         )
+        memo["trim_task"] = asyncio.create_task(
+            trim_after_bursts(lambda: queue.completed, lambda: queue.in_flight)
+        )
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+        memo["trim_task"].cancel()
         elector: LeaderElector | None = memo.get("elector")
         if elector is not None:
             memo["elector_task"].cancel()
