@@ -149,6 +149,15 @@ def _s(value: Any) -> str:
     return "-" if value is None else f"{float(value):.1f}"
 
 
+def _writes(phase: Results) -> str:
+    writes = phase.get("create_writes")
+    return "-" if not writes else f"{writes['per_service']:.2f}"
+
+
+def _rss(run: Results, key: str) -> str:
+    return f"{_peak_rss(run, (key,)):.0f}" if run.get(key) else "-"
+
+
 def markdown(results: Results, plot_names: list[str]) -> str:
     """docs/performance.md."""
     meta = results["meta"]
@@ -225,9 +234,8 @@ def markdown(results: Results, plot_names: list[str]) -> str:
             f"| {n} | {_s(dp.get('seconds'))} s | {_s(op.get('seconds'))} s | "
             f"{f'{rp:.2f}x' if rp else '-'} | {_s(dd.get('seconds'))} s | "
             f"{_s(od.get('seconds'))} s | {f'{rd:.2f}x' if rd else '-'} | "
-            f"{(op.get('create_writes') or {}).get('per_service', 0):.2f} | "
-            f"{(od.get('create_writes') or {}).get('per_service', 0):.2f} | "
-            f"{_peak_rss(run, ('operator_plain',)):.0f} / {_peak_rss(run, ('operator_db',)):.0f} | "
+            f"{_writes(op)} | {_writes(od)} | "
+            f"{_rss(run, 'operator_plain')} / {_rss(run, 'operator_db')} | "
             f"{_s(op.get('cpu_seconds'))} / {_s(od.get('cpu_seconds'))} |"
         )
     lines += [
