@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,7 +56,8 @@ def audit(cluster: Cluster) -> AuditLog:
             "write counting reads the local control plane's audit log; "
             "this cluster was given by --kubeconfig/KUBECONFIG"
         )
-    path = ROOT / ".cluster" / "kwok" / "clusters" / "msop" / "logs" / "audit.log"
+    name = os.environ.get("MSOP_CLUSTER_NAME", "msop")
+    path = ROOT / ".cluster" / "kwok" / "clusters" / name / "logs" / "audit.log"
     deadline = time.monotonic() + 5
     while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.1)

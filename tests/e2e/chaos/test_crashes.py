@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from microservice_operator.builders import CHILD_KINDS as OPERATOR_KINDS
 from microservice_operator.kube import ApiError, KubeClient
 from tests.e2e.chaos.conftest import (
     MANAGED,
@@ -39,16 +40,11 @@ from tests.support.operator import OperatorProcess
 N = sized(24, 300)
 DATABASE_OF = "microservice-operator.dev/database-of"
 ROUNDS = sized(3, 20)
+# What the operator creates, except kinds whose CRDs this cluster lacks, and the claims
+# its StatefulSets make.
+OPTIONAL_GROUPS = ("postgresql.cnpg.io/v1", "monitoring.coreos.com/v1")
 CHILD_KINDS = (
-    ("v1", "ServiceAccount"),
-    ("v1", "Service"),
-    ("apps/v1", "Deployment"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("apps/v1", "StatefulSet"),
-    ("v1", "Secret"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("v1", "ConfigMap"),
+    *(kind for kind in OPERATOR_KINDS if kind[0] not in OPTIONAL_GROUPS),
     ("v1", "PersistentVolumeClaim"),
 )
 
