@@ -93,6 +93,9 @@ images = st.sampled_from(
     ["registry.example/shop/app:1.0.0", "nginx", "ghcr.io/x/y@sha256:" + "a" * 64, "a:b", "é"]
 )
 quantity = st.sampled_from(["100m", "0.5", "1", "128Mi", "1Gi", "1e3", "+1", "0", 2])
+# Valid CPU amounts a kwok node can hold (1e3, 128Mi or 1Gi cores never schedule; a limit
+# without a request becomes the request).
+schedulable_cpu = quantity.filter(lambda q: q not in ("1e3", "128Mi", "1Gi"))
 """Valid quantities; as a CPU request, 1e3 (a thousand cores) fits no kwok node."""
 bad_quantity = st.sampled_from(["lots", "1 Gi", "-", "1..0", "0x10", "∞", ""])
 env_var = st.one_of(
@@ -199,9 +202,11 @@ VALID: dict[str, st.SearchStrategy[Json]] = {
         optional={
             "requests": st.one_of(
                 st.dictionaries(st.sampled_from(["memory", "x"]), quantity, max_size=2),
-                st.fixed_dictionaries({"cpu": quantity.filter(lambda q: q != "1e3")}),
+                st.fixed_dictionaries({"cpu": schedulable_cpu}),
             ),
-            "limits": st.dictionaries(st.sampled_from(["cpu", "memory"]), quantity, max_size=2),
+            "limits": st.fixed_dictionaries(
+                {}, optional={"cpu": schedulable_cpu, "memory": quantity}
+            ),
         },
     ),
     "probes": st.fixed_dictionaries({}, optional={"readiness": probe, "liveness": probe}),
