@@ -400,7 +400,8 @@ async def test_cloudnativepg_missing_then_installed_without_restart(
         async def created() -> dict[str, Any] | None:
             return await kube.get("postgresql.cnpg.io/v1", "Cluster", "pg-db", namespace)
 
-        pg = await eventually(created, timeout=60, what="CloudNativePG Cluster created")
+        # The CRD's arrival reconciles the service at once, well before its 30 s recheck.
+        pg = await eventually(created, timeout=20, what="CloudNativePG Cluster created")
         assert (
             pg["spec"]["bootstrap"]["initdb"]["owner"]
             == pg["spec"]["bootstrap"]["initdb"]["database"]
@@ -426,7 +427,8 @@ async def test_cloudnativepg_missing_then_installed_without_restart(
             {"status": {"readyInstances": 1, "phase": "Cluster in healthy state"}},
             subresource="status",
         )
-        body = await wait_condition(kube, namespace, "pg", timeout=60)
+        # kopf watches Clusters from the CRD's arrival: the status change is seen at once.
+        body = await wait_condition(kube, namespace, "pg", timeout=20)
         assert condition(body, "DatabaseReady")["reason"] == "ClusterReady"
     finally:
         await kube.delete("postgresql.cnpg.io/v1", "Cluster", "pg-db", namespace)

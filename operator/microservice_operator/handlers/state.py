@@ -22,6 +22,7 @@ from microservice_operator.builders.common import (
     MANAGED_BY,
 )
 from microservice_operator.kube import KubeClient
+from microservice_operator.kube.resources import crd_established
 
 Key = tuple[str, str]
 """(namespace, name) of a MicroService."""
@@ -125,8 +126,9 @@ class State:
     applied: dict[Key, dict[tuple[str, str], dict[str, Any]]] = field(default_factory=dict)
     """Children as returned by our last apply, until the watch catches up."""
     crds_seen: dict[tuple[str, ...], tuple[float, bool]] = field(default_factory=dict)
-    """Optional CRDs: when each set was last looked up, and whether all were there."""
-    """When the CloudNativePG CRD was last looked up, and whether it was there."""
+    """Optional CRDs: when each set was last looked up, and whether all were served."""
+    crds_served: dict[str, bool] = field(default_factory=dict)
+    """Optional CRDs: whether each was served at its last change seen by the watch."""
 
     def microservice(self, key: Key) -> dict[str, Any] | None:
         """The latest MicroService body, or None when it is gone."""
@@ -172,14 +174,18 @@ class State:
         return dict(body.get("status") or {})
 
     async def crds_installed(self, *names: str, ttl: float = 10.0) -> bool:
-        """Whether every named CRD exists (looked up at most every ``ttl`` seconds)."""
+        """Whether every named CRD is Established (looked up at most every ``ttl`` seconds).
+
+        A CRD change seen by the watch clears the memory (``crds_seen``), so a CRD
+        installed while the operator runs is used at once.
+        """
         checked, present = self.crds_seen.get(names, (0.0, False))
         if time.monotonic() - checked < ttl:
             return present
         present = True
         for name in names:
             crd = await self.client.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-            if crd is None:
+            if not crd_established(crd):
                 present = False
                 break
         self.crds_seen[names] = (time.monotonic(), present)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +21,11 @@ from microservice_operator.api import v1alpha1
 from microservice_operator.builders import CHILD_KINDS
 from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
 from microservice_operator.databases import ProvisioningError
-from microservice_operator.handlers import kopf_fixes
+from microservice_operator.handlers import kopf_discovery, kopf_fixes
+from microservice_operator.handlers.database import CNPG_CRD
 from microservice_operator.handlers.leader import LeaderElector, LeaseConfig
 from microservice_operator.handlers.memory import trim_after_bursts
+from microservice_operator.handlers.monitoring import CRDS as MONITORING_CRDS
 from microservice_operator.handlers.queue import URGENT, WorkQueue
 from microservice_operator.handlers.reconcile import reconcile
 from microservice_operator.handlers.relations import DEPENDENTS_INDEX, references
@@ -88,6 +91,45 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.persistence.diffbase_storage = NoDiffBase()
 
 
+OPTIONAL_CRDS = (CNPG_CRD, *MONITORING_CRDS)
+"""CRDs used when present; a change to one reconciles the MicroServices that need it."""
+
+
+def uses_crd(name: str, spec: Mapping[str, Any]) -> bool:
+    """Whether a MicroService with this spec needs the optional CRD ``name``."""
+    if name == CNPG_CRD:
+        return bool((spec.get("database") or {}).get("mode") == "cloudnativepg")
+    if name in MONITORING_CRDS:
+        monitoring = spec.get("monitoring")
+        return monitoring is not None and monitoring.get("enabled", True) is not False
+    return False
+
+
+def on_crd_change(state: State, queue: WorkQueue[Key]) -> Callable[[str, bool], None]:
+    """Reconcile the MicroServices that need an optional CRD when it comes or goes."""
+
+    def changed(name: str, served: bool) -> None:
+        if name not in OPTIONAL_CRDS or state.crds_served.get(name) == served:
+            return
+        state.crds_served[name] = served
+        state.crds_seen.clear()
+        waiting = [
+            (body["metadata"].get("namespace", ""), body["metadata"]["name"])
+            for body in state.all_microservices()
+            if uses_crd(name, body.get("spec") or {})
+        ]
+        logger.info(
+            "CRD %s %s: reconciling %d MicroService(s)",
+            name,
+            "served" if served else "gone",
+            len(waiting),
+        )
+        for key in waiting:
+            queue.trigger(key)
+
+    return changed
+
+
 @dataclass(frozen=True)
 class Options:
     """How this operator process runs."""
@@ -106,6 +148,8 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     opts = options or Options()
     if not kopf_fixes.apply():
         logger.warning("kopf %s: its toggle-set fix is not applied", kopf_fixes.KOPF_VERSION)
+    if not kopf_discovery.apply():
+        logger.warning("kopf %s: its discovery mend is not applied", kopf_fixes.KOPF_VERSION)
 
     @kopf.on.login(registry=registry)
     def login(**_: Any) -> kopf.ConnectionInfo:
@@ -149,6 +193,8 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
             gate=gate,
             expected=(ApiError, ProvisioningError, aiohttp.ClientError, TimeoutError),
         )
+        memo["crd_listener"] = on_crd_change(state, queue)
+        kopf_discovery.listen(memo["crd_listener"])
         memo["trim_task"] = asyncio.create_task(
             trim_after_bursts(lambda: queue.completed, lambda: queue.in_flight)
         )
@@ -156,6 +202,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         memo["trim_task"].cancel()
+        kopf_discovery.unlisten(memo["crd_listener"])
         elector: LeaderElector | None = memo.get("elector")
         if elector is not None:
             memo["elector_task"].cancel()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 
@@ -74,3 +76,11 @@ KNOWN: dict[tuple[str, str], Resource] = {
         Resource("postgresql.cnpg.io/v1", "Database", "databases"),
     )
 }
+
+
+def crd_established(crd: Mapping[str, Any] | None) -> bool:
+    """A CRD exists, is not being deleted and is Established (its resource is served)."""
+    if not crd or (crd.get("metadata") or {}).get("deletionTimestamp"):
+        return False
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
