@@ -40,9 +40,10 @@ async def wait_condition(
     timeout: float = 60,
 ) -> dict[str, Any]:
     """Wait until the condition holds for the current generation."""
+    seen: list[dict[str, Any] | None] = [None]
 
     async def probe() -> dict[str, Any] | None:
-        body = await get_ms(kube, namespace, name)
+        body = seen[0] = await get_ms(kube, namespace, name)
         if body is None:
             return None
         cond = condition(body, type_)
@@ -50,4 +51,11 @@ async def wait_condition(
         current = body.get("status", {}).get("observedGeneration") == generation
         return body if current and cond.get("status") == status else None
 
-    return await eventually(probe, timeout=timeout, what=f"{name} {type_}={status}")
+    try:
+        return await eventually(probe, timeout=timeout, what=f"{name} {type_}={status}")
+    except AssertionError as error:
+        body = seen[0] or {}
+        raise AssertionError(
+            f"{error}; generation {body.get('metadata', {}).get('generation')},"
+            f" status {body.get('status')!r}"
+        ) from None
