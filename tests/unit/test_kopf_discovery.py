@@ -12,7 +12,7 @@ from kopf._cogs.structs import references
 from kopf._core.reactor import observation
 
 from microservice_operator.handlers import kopf_discovery, kopf_fixes
-from microservice_operator.handlers.state import MICROSERVICE_INDEX, Key, State
+from microservice_operator.handlers.state import MICROSERVICE_INDEX, Key, State, pack
 from microservice_operator.handlers.watch import on_crd_change, uses_crd
 from microservice_operator.kube.resources import crd_established
 
@@ -176,7 +176,7 @@ def test_a_served_crd_reconciles_only_the_microservices_that_need_it() -> None:
         ("shop", "quiet"): {"monitoring": {"enabled": False}},
     }
     index = {
-        key: [{"metadata": {"namespace": key[0], "name": key[1]}, "spec": spec}]
+        key: [pack({"metadata": {"namespace": key[0], "name": key[1]}, "spec": spec})]
         for key, spec in bodies.items()
     }
     state = State(client=cast(Any, None), indexes={MICROSERVICE_INDEX: index})

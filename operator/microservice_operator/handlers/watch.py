@@ -21,7 +21,8 @@ from microservice_operator.api import v1alpha1
 from microservice_operator.builders import CHILD_KINDS
 from microservice_operator.builders.common import LABEL_MANAGED_BY, MANAGED_BY
 from microservice_operator.databases import ProvisioningError
-from microservice_operator.handlers import kopf_discovery, kopf_fixes
+from microservice_operator.handlers import kopf_discovery, kopf_fixes, kopf_stream
+from microservice_operator.handlers.children import ChildStore
 from microservice_operator.handlers.database import CNPG_CRD
 from microservice_operator.handlers.leader import LeaderElector, LeaseConfig
 from microservice_operator.handlers.memory import trim_after_bursts
@@ -35,7 +36,7 @@ from microservice_operator.handlers.state import (
     State,
     child_index_id,
     owner_key,
-    trim,
+    pack,
 )
 from microservice_operator.kube import ApiError, KubeClient, load_connection
 from microservice_operator.kube.client import USER_AGENT
@@ -148,6 +149,12 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     opts = options or Options()
     if not kopf_fixes.apply():
         logger.warning("kopf %s: its toggle-set fix is not applied", kopf_fixes.KOPF_VERSION)
+    sunk = kopf_stream.apply([_plural(a, k)[::2] for a, k in CHILD_KINDS])
+    if not sunk:
+        logger.warning(
+            "kopf %s: children are kept in kopf indexes (more memory per object)",
+            kopf_fixes.KOPF_VERSION,
+        )
     if not kopf_discovery.apply():
         logger.warning("kopf %s: its discovery mend is not applied", kopf_fixes.KOPF_VERSION)
 
@@ -178,6 +185,8 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         ]
         indexes = {name: kwargs[name] for name in names}
         state = State(client=client, indexes=indexes)
+        if sunk:
+            state.store = kopf_stream.sink = ChildStore()
         memo["state"] = state
         if opts.metrics_port:
             REGISTRY.register(ConditionCollector(lambda: state.all_microservices()))
@@ -202,6 +211,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     @kopf.on.cleanup(registry=registry)
     async def cleanup(memo: kopf.Memo, **_: Any) -> None:
         memo["trim_task"].cancel()
+        kopf_stream.sink = None
         kopf_discovery.unlisten(memo["crd_listener"])
         elector: LeaderElector | None = memo.get("elector")
         if elector is not None:
@@ -222,7 +232,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
     async def microservices_index(
         body: kopf.Body, namespace: str | None, name: str, **_: Any
     ) -> dict[Key, Any]:
-        return {(namespace or "", name): trim(body)}
+        return {(namespace or "", name): pack(body)}
 
     @kopf.index(
         v1alpha1.GROUP, v1alpha1.VERSION, v1alpha1.PLURAL, id=DEPENDENTS_INDEX, registry=registry
@@ -240,6 +250,9 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         key = (namespace or "", name)
         queue: WorkQueue[Key] = memo["queue"]
         state: State = memo["state"]
+        if state.store is not None and state.store.trigger is None:
+            # kopf calls this only once every kind is listed: from now on, child changes count.
+            state.store.trigger = lambda owner: queue.trigger(owner, URGENT)
         queue.trigger(key)
         # Relations: dependents re-check readiness and policies; dependencies (current and
         # former) update who may connect to them.
@@ -256,7 +269,8 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
 
         async def child_index(body: kopf.Body, **_: Any) -> dict[Key, Any] | None:
             key = owner_key(body)
-            return {key: trim(body)} if key else None
+            # Only without kopf_stream: with it, child events go to the ChildStore.
+            return {key: pack(body)} if key else None
 
         async def child_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
             key = owner_key(body)
