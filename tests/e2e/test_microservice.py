@@ -224,6 +224,10 @@ async def test_deleted_or_edited_child_is_restored_quickly(
             "needs database.engine postgres",
         ),
         ({"database": {"engine": "postgres", "mode": "external"}}, "serverRef is required"),
+        (
+            {"env": [{"name": "MODE", "value": "a"}, {"name": "MODE", "value": "b"}]},
+            "spec.env[1]: Duplicate value",
+        ),
     ],
 )
 async def test_invalid_spec_is_rejected_by_the_api_server(

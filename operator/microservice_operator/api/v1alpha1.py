@@ -368,8 +368,15 @@ class MicroServiceSpec(Model):
     """Entrypoint override."""
     args: list[Annotated[str, Field(max_length=4096)]] | None = Field(default=None, max_length=256)
     """Arguments to the entrypoint."""
-    env: list[EnvVar] | None = Field(default=None, max_length=256)
-    """Extra environment variables. Names the operator injects (`DATABASE_URL` …) win."""
+    env: list[EnvVar] | None = Field(
+        default=None,
+        max_length=256,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    """Extra environment variables, each name once.
+
+    Names the operator injects (`DATABASE_URL` …) win.
+    """
     env_from: list[dict[str, Any]] | None = Field(
         default=None,
         max_length=64,

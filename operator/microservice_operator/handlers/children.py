@@ -27,7 +27,7 @@ Kind = tuple[str, str]
 Trigger = Callable[[Key], None]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     kind: Kind
     namespace: str
