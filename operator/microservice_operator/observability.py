@@ -60,6 +60,12 @@ REST_REQUESTS = Counter(
     ["method", "code"],
     registry=REGISTRY,
 )
+EVENTS_DROPPED = Counter(
+    "microservice_operator_events_dropped_total",
+    "Normal Events not posted because the Event budget was spent (a mass change).",
+    ["reason"],
+    registry=REGISTRY,
+)
 LEADER = Gauge(
     "leader_election_master_status",
     "1 while this process holds the Lease.",

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from microservice_operator.builders import Owner
 from microservice_operator.builders.status import Problem, build_status, invalid_spec_status
-from microservice_operator.handlers.events import transitions
+from microservice_operator.handlers.events import EventBudget, announce_transitions, transitions
+from microservice_operator.observability import EVENTS_DROPPED
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z"
 
@@ -109,3 +110,38 @@ def test_events_only_on_transitions() -> None:
         ("Warning", "ChildInvalid", "nope"),
         ("Normal", "NotReady", "nope"),
     ]
+
+
+def test_the_event_budget_spends_a_burst_then_refills_at_its_rate() -> None:
+    now = [0.0]
+    budget = EventBudget(rate=2.0, burst=3, clock=lambda: now[0])
+    assert [budget.take() for _ in range(4)] == [True, True, True, False]
+    now[0] = 0.4  # 0.8 of a token
+    assert not budget.take()
+    now[0] = 0.5
+    assert budget.take() and not budget.take()
+    now[0] = 100.0  # never more than the burst
+    assert [budget.take() for _ in range(4)] == [True, True, True, False]
+
+
+class Posted:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    async def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        self.reasons.append(obj["reason"])
+        return obj
+
+
+async def test_past_the_budget_normal_events_are_dropped_and_warnings_posted() -> None:
+    body = {"apiVersion": "v1", "kind": "MicroService", "metadata": {"name": "a", "namespace": "b"}}
+    creating = build_status(owner(), None, None, T0)
+    ready = build_status(owner(), deployment(), creating, T1)
+    stalled = build_status(owner(), deployment(), ready, T1, Problem("ChildInvalid", "nope"))
+    client = Posted()
+    budget = EventBudget(rate=0.0, burst=1)
+    dropped = EVENTS_DROPPED.labels("NotReady")._value.get()
+    await announce_transitions(cast(Any, client), body, creating, ready, budget)
+    await announce_transitions(cast(Any, client), body, ready, stalled, budget)
+    assert client.reasons == ["Ready", "ChildInvalid"]  # NotReady was past the budget
+    assert EVENTS_DROPPED.labels("NotReady")._value.get() == dropped + 1

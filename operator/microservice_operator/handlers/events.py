@@ -1,16 +1,52 @@
-"""Kubernetes Events on meaningful transitions only (not one per reconcile)."""
+"""Kubernetes Events on meaningful transitions only (not one per reconcile), within a budget."""
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from microservice_operator.kube import ApiError, KubeClient
+from microservice_operator.observability import EVENTS_DROPPED
 
 logger = logging.getLogger(__name__)
 COMPONENT = "microservice-operator"
+
+
+class EventBudget:
+    """A token bucket for Normal Events: ``burst`` at once, then ``rate`` per second.
+
+    Events are best-effort; the status conditions are the record. When thousands of
+    services are created (or become Ready) together, one Event each would add a write
+    per service to the API server's busiest minute, so Normal Events beyond the
+    budget are dropped and counted (``microservice_operator_events_dropped_total``).
+    Warnings are always posted: they are rare, and they are what people look for.
+    """
+
+    def __init__(
+        self, rate: float = 2.0, burst: int = 50, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+
+    def take(self) -> bool:
+        """Spend one token if there is one."""
+        now = self._clock()
+        self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+BUDGET = EventBudget()
 
 
 def _condition(status: dict[str, Any] | None, type_: str) -> dict[str, Any]:
@@ -56,9 +92,13 @@ async def announce_transitions(
     body: dict[str, Any],
     previous: dict[str, Any] | None,
     current: dict[str, Any],
+    budget: EventBudget = BUDGET,
 ) -> None:
     """Post an Event for each transition; failures to post are logged, never raised."""
     for type_, reason, message in transitions(previous, current):
+        if type_ == "Normal" and not budget.take():
+            EVENTS_DROPPED.labels(reason).inc()
+            continue
         try:
             await post_event(client, body, type_, reason, message)
         except ApiError as exc:
