@@ -10,7 +10,8 @@
 #
 # State lives in .cluster/ (git-ignored); the kubeconfig is .cluster/kubeconfig.
 # Environment: MSOP_CLUSTER_NAME (default msop), MSOP_CLUSTER_NODES (default 3),
-# MSOP_KUBECONFIG_OUT (default .cluster/kubeconfig; give each side-by-side cluster its own).
+# MSOP_KUBECONFIG_OUT (default .cluster/kubeconfig; give each side-by-side cluster its own),
+# MSOP_CLUSTER_EXTRA_ARGS (space-separated component=flag=value, passed to kwokctl at creation).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +22,10 @@ STATE="$ROOT/.cluster"
 NAME="${MSOP_CLUSTER_NAME:-msop}"
 NODES="${MSOP_CLUSTER_NODES:-3}"
 KUBECONFIG_OUT="${MSOP_KUBECONFIG_OUT:-$STATE/kubeconfig}"
+EXTRA_ARGS=()
+for arg in ${MSOP_CLUSTER_EXTRA_ARGS:-}; do
+  EXTRA_ARGS+=(--extra-args "$arg")
+done
 
 export KWOK_WORKDIR="$STATE/kwok"
 export KWOK_KUBE_APISERVER_BINARY="$BIN/kube-apiserver"
@@ -98,6 +103,7 @@ up() {
       --kube-authorization=true --kube-admission=true --secure-port=true \
       --disable-qps-limits=true \
       --kube-audit-policy "$STATE/audit-policy.yaml" \
+      "${EXTRA_ARGS[@]}" \
       --wait 2m
   fi
   kwokctl get kubeconfig --name "$NAME" >"$KUBECONFIG_OUT.tmp"

@@ -269,7 +269,10 @@ async def _restart(b: Bench, op: Operator, n: int) -> tuple[Result, Operator]:
         "writes": await _writes_since(b, mark, n),
     }
     quiet = "never quiet" if last is None else f"quiet after {out['resync_seconds']:.1f} s"
-    b.say(f"  restart: live after {live:.1f} s, {quiet}, {out['writes']['total']} writes")
+    b.say(
+        f"  restart: live after {live:.1f} s, {quiet}, {out['writes']['total']} writes,"
+        f" RSS {out['rss_mib']:.0f} MiB (peak {fresh.peak_rss_mib():.0f})"
+    )
     return out, fresh
 
 
