@@ -192,6 +192,7 @@ async def apply_crd(b: phases.Bench) -> None:
     import yaml
 
     from microservice_operator.api.crd import crd_yaml
+    from microservice_operator.kube.resources import crd_established
 
     crd = yaml.safe_load(crd_yaml())
     await b.api.request(
@@ -205,8 +206,7 @@ async def apply_crd(b: phases.Bench) -> None:
         got = await b.api.get(
             "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"]
         )
-        conditions = ((got or {}).get("status") or {}).get("conditions") or []
-        if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+        if crd_established(got):
             return
         await asyncio.sleep(0.1)
     raise RuntimeError("CRD not established")
