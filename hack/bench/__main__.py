@@ -36,6 +36,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--helm", type=int, default=100, help="services installed with Helm (0: skip)")
     p.add_argument("--helm-parallel", type=int, default=4)
     p.add_argument("--no-database", action="store_true", help="skip the with-database phases")
+    p.add_argument(
+        "--database-only",
+        action="store_true",
+        help="only the with-database phases; with --add, keep the other figures of these sizes",
+    )
     p.add_argument("--profile", action="store_true", help="profile convergence with py-spy")
     p.add_argument("--docs", type=Path, default=ROOT / "docs")
     p.add_argument(
@@ -84,7 +89,8 @@ async def run(args: argparse.Namespace) -> int:
     work.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(ROOT / f".cluster/kwok/clusters/{args.cluster_name}/logs/audit.log")
     api = kube.client(args.kubeconfig)
-    b = phases.Bench(args.kubeconfig, api, audit, work, args.idle, args.drift)
+    pids = ROOT / f".cluster/kwok/clusters/{args.cluster_name}/pids"
+    b = phases.Bench(args.kubeconfig, api, audit, work, args.idle, args.drift, pids)
     try:
         await apply_crd(b)
         nodes = len(await api.list("v1", "Node"))
@@ -125,10 +131,16 @@ async def run(args: argparse.Namespace) -> int:
             per_service = 1 if args.no_database else 2
             if n * per_service > capacity:
                 b.say(f"warning: N={n} needs {n * per_service} pods, nodes hold {capacity}")
-            run: dict[str, Any] = {"when": {"date": results["meta"]["date"]}}
+            when = {"date": results["meta"]["date"], "commit": results["meta"]["commit"]}
+            run: dict[str, Any] = results["runs"].get(str(n)) or {"when": when}
+            if args.database_only:
+                run["database_when"] = when
+            else:
+                run = {"when": when}
             results["runs"][str(n)] = run
-            run["direct_plain"] = await phases.direct_apply(b, n, database=False)
-            run["operator_plain"] = await phases.operator(b, n, database=False, full=True)
+            if not args.database_only:
+                run["direct_plain"] = await phases.direct_apply(b, n, database=False)
+                run["operator_plain"] = await phases.operator(b, n, database=False, full=True)
             if not args.no_database:
                 run["direct_db"] = await phases.direct_apply(b, n, database=True)
                 run["operator_db"] = await phases.operator(b, n, database=True, full=False)
@@ -224,14 +236,11 @@ async def profile(b: phases.Bench, sizes: list[int]) -> int:
         await workloads.create_microservices(b.api, namespace, n, database=False)
         ready = await kube.wait_for(
             b.api,
-            "microservice-operator.dev/v1alpha1",
-            "MicroService",
+            phases.API_VERSION,
+            phases.KIND,
             namespace,
-            lambda items, n=n: (
-                len(items) >= n  # type: ignore[misc]
-                and all(kube.condition_true(i, "Ready") for i in items)
-            ),
-            interval=phases.poll_interval(n),
+            n,
+            phases.ms_ready,
             give_up=phases.converge_timeout(n),
         )
         b.say(f"profiled N={n}: Ready after {ready - start:.1f} s (under py-spy)")

@@ -14,7 +14,7 @@ from typing import Any
 
 from hack.bench import helm, kube, workloads
 from hack.bench.audit import AuditLog, Mark
-from hack.bench.process import Operator
+from hack.bench.process import Operator, cpu_by_process, cpu_spent
 
 from microservice_operator.api.v1alpha1 import API_VERSION, KIND
 from microservice_operator.kube import KubeClient
@@ -35,19 +35,20 @@ class Bench:
     work: Path
     idle: float
     drift: int
+    pids: Path | None = None
+    """The local cluster's pid files, for CPU by process (None: not measured)."""
     capacity: int = 2200
     """Pods the kwok nodes hold."""
     pending: list[tuple[str, bool, int]] = field(default_factory=list)
     """Finished namespaces not yet deleted: (name, has volumes, pods)."""
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far by control-plane process and for this driver."""
+        return cpu_by_process(self.pids) if self.pids is not None else {}
+
     def say(self, message: str) -> None:
         """Progress on stderr-like stdout (the Makefile shows it)."""
         print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def poll_interval(n: int) -> float:
-    """One LIST per interval: fine-grained for small N, gentle on the API server for large N."""
-    return max(0.25, n / 2000)
 
 
 def converge_timeout(n: int) -> float:
@@ -57,16 +58,14 @@ def converge_timeout(n: int) -> float:
 
 async def _workloads_ready(b: Bench, namespace: str, n: int, database: bool) -> float:
     """When every Deployment (and database StatefulSet) in ``namespace`` was ready."""
-
-    def all_ready(items: list[dict[str, Any]]) -> bool:
-        return len(items) >= n and sum(kube.workload_ready(i) for i in items) >= n
-
-    args = {"interval": poll_interval(n), "give_up": converge_timeout(n)}
-    done = await kube.wait_for(b.api, "apps/v1", "Deployment", namespace, all_ready, **args)
+    ready, give_up = kube.workload_ready, converge_timeout(n)
+    done = await kube.wait_for(b.api, "apps/v1", "Deployment", namespace, n, ready, give_up=give_up)
     if database:
         done = max(
             done,
-            await kube.wait_for(b.api, "apps/v1", "StatefulSet", namespace, all_ready, **args),
+            await kube.wait_for(
+                b.api, "apps/v1", "StatefulSet", namespace, n, ready, give_up=give_up
+            ),
         )
     return done
 
@@ -121,11 +120,12 @@ async def direct_apply(b: Bench, n: int, *, database: bool) -> Result:
     b.say(f"direct apply, N={n}, database={database}")
     await _prepare(b, namespace, n, database)
     baseline = kube.client(b.kubeconfig, kube.BASELINE_AGENT)
-    mark = b.audit.mark()
+    mark, cpu0 = b.audit.mark(), b.cpu()
     start = time.monotonic()
     await workloads.direct_apply(b.api, baseline, namespace, n, database=database)
     applied = time.monotonic()
     ready = await _workloads_ready(b, namespace, n, database)
+    cpu = cpu_spent(cpu0, b.cpu())
     await baseline.close()
     await asyncio.sleep(1)
     writes = b.audit.writes(mark, agents=(kube.BASELINE_AGENT,))
@@ -135,17 +135,21 @@ async def direct_apply(b: Bench, n: int, *, database: bool) -> Result:
         "apply_seconds": applied - start,
         "writes_per_service": len(writes) / n,
         "writes": b.audit.by_kind(writes),
+        "cpu_by_process": cpu,
     }
     b.say(f"  ready after {out['seconds']:.1f} s (all applied after {applied - start:.1f} s)")
+    b.say(f"  CPU s: {_cpu_line(cpu)}")
     await _cleanup(b, namespace, database, n * (2 if database else 1))
     return out
 
 
-def _all_ready(n: int) -> Any:
-    def check(items: list[dict[str, Any]]) -> bool:
-        return len(items) >= n and sum(kube.condition_true(i, "Ready") for i in items) >= n
+def _cpu_line(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
 
-    return check
+
+def ms_ready(body: dict[str, Any]) -> bool:
+    """A MicroService Ready for its generation."""
+    return kube.condition_true(body, "Ready")
 
 
 async def _writes_since(b: Bench, mark: Mark, n: int) -> Result:
@@ -168,31 +172,30 @@ async def operator(b: Bench, n: int, *, database: bool, full: bool) -> Result:
     out["rss_idle_empty_mib"] = op.rss_mib()
     try:
         # ---- convergence
-        mark, cpu0, since = b.audit.mark(), op.cpu(), op.now()
+        mark, cpu0, since, cluster0 = b.audit.mark(), op.cpu(), op.now(), b.cpu()
+        passes0 = await op.reconciles()
         start = time.monotonic()
         await workloads.create_microservices(b.api, namespace, n, database=database)
         applied = time.monotonic()
         ready = await kube.wait_for(
-            b.api,
-            API_VERSION,
-            KIND,
-            namespace,
-            _all_ready(n),
-            interval=poll_interval(n),
-            give_up=converge_timeout(n),
+            b.api, API_VERSION, KIND, namespace, n, ms_ready, give_up=converge_timeout(n)
         )
         out["seconds"] = ready - start
+        out["cpu_by_process"] = {**cpu_spent(cluster0, b.cpu()), "operator": op.cpu() - cpu0}
         out["load_1m"] = os.getloadavg()[0]
         out["apply_seconds"] = applied - start
         b.say(f"  all Ready after {out['seconds']:.1f} s")
+        b.say(f"  CPU s until Ready: {_cpu_line(out['cpu_by_process'])}")
         settled = await op.quiet(ready - op.started)
         out["settle_after_ready_seconds"] = max(0.0, settled - (ready - op.started))
         out["create_writes"] = await _writes_since(b, mark, n)
         out["cpu_seconds"] = op.cpu() - cpu0
+        out["reconciles_per_service"] = (await op.reconciles() - passes0) / n
         out["peak_rss_mib"] = op.peak_rss_mib(since)
         out["rss_converged_mib"] = op.rss_mib()
         b.say(
             f"  writes/service {out['create_writes']['per_service']:.2f},"
+            f" reconciles/service {out['reconciles_per_service']:.2f},"
             f" CPU {out['cpu_seconds']:.1f} s, peak RSS {out['peak_rss_mib']:.0f} MiB"
         )
         if full:

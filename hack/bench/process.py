@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import resource
 import signal
 import socket
 import sys
@@ -43,6 +44,34 @@ def children_of(pid: int) -> list[int]:
     return [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
 
 
+CONTROL_PLANE = (
+    "kube-apiserver",
+    "etcd",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok-controller",
+)
+"""The local cluster's processes, by the names of their pid files."""
+
+
+def cpu_by_process(pids: Path) -> dict[str, float]:
+    """CPU seconds so far of each control-plane process and of this driver."""
+    out: dict[str, float] = {}
+    for name in CONTROL_PLANE:
+        try:
+            out[name] = cpu_seconds(int((pids / f"{name}.pid").read_text()))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue  # not running (or not this runtime): left out rather than guessed
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    out["driver"] = own.ru_utime + own.ru_stime
+    return out
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each process spent between two readings."""
+    return {name: round(after[name] - before[name], 2) for name in after if name in before}
+
+
 @dataclass
 class Sample:
     """One reading: seconds since start, RSS (MiB), CPU seconds."""
@@ -63,6 +92,7 @@ class Operator:
     """When set, run under `py-spy record` and write raw (collapsed) stacks here."""
     samples: list[Sample] = field(default_factory=list)
     started: float = 0.0
+    metrics_port: int = 0
     _proc: asyncio.subprocess.Process | None = None
     _pid: int = 0
     _sampler: asyncio.Task[None] | None = None
@@ -70,6 +100,7 @@ class Operator:
     async def start(self) -> float:
         """Start the process; seconds from spawn until its liveness endpoint answers 200."""
         port = free_port()
+        self.metrics_port = free_port()
         cmd = [
             sys.executable,
             "-m",
@@ -79,6 +110,8 @@ class Operator:
             "json",
             "--liveness",
             f"http://127.0.0.1:{port}/healthz",
+            "--metrics-port",
+            str(self.metrics_port),
             "-n",
             self.namespace,
         ]
@@ -131,6 +164,19 @@ class Operator:
                 return
             self.samples.append(sample)
             await asyncio.sleep(0.1)
+
+    async def reconciles(self) -> int:
+        """Reconcile passes so far, by the operator's own metrics (any result)."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(url) as answer:
+            text = await answer.text()
+        return int(
+            sum(
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("controller_runtime_reconcile_total{")
+            )
+        )
 
     def rss_mib(self) -> float:
         """RSS now."""

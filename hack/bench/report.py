@@ -175,6 +175,12 @@ def markdown(results: Results, plot_names: list[str]) -> str:
             for earlier in meta.get("earlier", [])
             if any(str(n) in results["runs"] for n in earlier["sizes"])
         ],
+        *[
+            f"The with-database phases of N={n} were measured on their own (`--database-only`)"
+            f" on {run['database_when']['date']} at commit {run['database_when']['commit']}."
+            for n, run in results["runs"].items()
+            if "database_when" in run
+        ],
         "",
         "## Method",
         "",
@@ -189,8 +195,11 @@ def markdown(results: Results, plot_names: list[str]) -> str:
         "",
         "- **Operator**: `python -m microservice_operator.cli run --log-format json` as its own",
         "  process, watching the phase's namespace (`-n`). The driver POSTs N MicroServices",
-        "  at once (32 requests in flight) and polls with one LIST until every MicroService",
-        "  has `Ready=True` for its generation. RSS and CPU seconds come from `/proc`.",
+        "  at once (32 requests in flight) and follows them with one LIST and a watch until",
+        "  every MicroService has `Ready=True` for its generation (the same for Deployments",
+        "  in the other phases: polling with LISTs cost the API server CPU in proportion to",
+        "  the time taken). RSS and CPU seconds come from `/proc`, for the operator and for",
+        "  every control-plane process.",
         "- **Direct apply** (the lower bound): a plain async script creates the same",
         "  MicroServices and server-side-applies exactly the children the operator builds",
         "  (`build_children` and the database builders, stamped with the same hash",

@@ -223,6 +223,20 @@ def build_status(
     return status
 
 
+ROLLING_OUT = frozenset({"Creating", "RollingOut"})
+"""Reasons of a Reconciling condition that only wait for the Deployment to move."""
+
+
+def rolling_out(status: dict[str, Any]) -> bool:
+    """Whether ``status`` reports nothing but a rollout under way (no problem, no wait)."""
+    return any(
+        c.get("type") == RECONCILING
+        and c.get("status") == "True"
+        and c.get("reason") in ROLLING_OUT
+        for c in status.get("conditions") or []
+    )
+
+
 def invalid_spec_status(
     name: str,
     namespace: str,

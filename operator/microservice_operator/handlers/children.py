@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from microservice_operator.handlers.echoes import Echoes
 from microservice_operator.handlers.state import Key, owner_key, pack, unpack
 
 Kind = tuple[str, str]
@@ -42,6 +43,8 @@ class ChildStore:
 
     trigger: Trigger | None = None
     """Set once the operator handles MicroServices (before that, changes are only stored)."""
+    echoes: Echoes = field(default_factory=Echoes)
+    """Our own applies: their echo is stored, but triggers nothing."""
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _by_owner: dict[Key, dict[tuple[str, str], bytes]] = field(default_factory=dict)
 
@@ -69,10 +72,12 @@ class ChildStore:
         child = (str(body.get("kind") or ""), str(meta.get("name") or ""))
         self._entries[uid] = _Entry(kind, str(meta.get("namespace") or ""), owner, child, packed)
         self._by_owner.setdefault(owner, {})[child] = packed
-        self._changed(owner)
+        if not self.echoes.is_echo(body):
+            self._changed(owner)
 
     def remove(self, uid: str) -> None:
         """Forget one child (deleted); trigger its owner."""
+        self.echoes.forget(uid)
         old = self._entries.pop(uid, None)
         if old is None:
             return

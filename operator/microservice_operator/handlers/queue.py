@@ -75,6 +75,11 @@ class _Slots:
                 self.release()  # granted, then cancelled: pass the slot on
             raise
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a slot (cancelled ones included until they are skipped)."""
+        return len(self._waiters)
+
     def release(self) -> None:
         while self._waiters:
             _, _, future = heapq.heappop(self._waiters)
@@ -129,6 +134,11 @@ class WorkQueue(Generic[K]):
     def in_flight(self) -> int:
         """Keys being reconciled right now."""
         return len(self._running)
+
+    @property
+    def saturated(self) -> bool:
+        """Whether every slot is busy and more keys wait for one."""
+        return self._slots is not None and self._slots.waiting > 0
 
     async def _run(self, key: K) -> None:
         if self._slots is None:

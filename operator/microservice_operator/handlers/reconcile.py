@@ -56,6 +56,7 @@ async def reconcile(state: State, key: Key) -> None:
     """Bring one MicroService's children and status in line with its spec."""
     body = state.microservice(key)
     if body is None:
+        state.progress.release(key)
         return  # gone: owner references let the garbage collector clean up
     if body["metadata"].get("deletionTimestamp"):
         await finalize(state, body)
@@ -141,6 +142,7 @@ async def reconcile(state: State, key: Key) -> None:
             break
         logger.info("applied %s %s/%s", desired["kind"], owner.namespace, child_key[1])
         state.remember_applied(key, applied)
+        state.echoes.expect(applied)
         if child_key[0] == "Deployment":
             deployment = applied
 
@@ -155,6 +157,10 @@ async def reconcile(state: State, key: Key) -> None:
     status = build_status(
         owner, deployment, previous, now(), problem, db_state, gate, informational
     )
+    held = state.progress.hold(key, owner.generation, status) if status != previous else None
+    if held is not None:  # the Deployment's next change brings us back; at the latest, then
+        waits = [held, database.retry_after if database else 0.0, monitoring_retry or 0.0]
+        raise Requeue(min(w for w in waits if w), "rollout progress held")
     await write_status(state, key, body, previous, status)
     if problem is not None:
         retry = CONFLICT_RETRY if problem.reason == "ChildConflict" else STALLED_RETRY
@@ -223,8 +229,10 @@ async def finalize(state: State, body: dict[str, Any]) -> None:
 async def _conflict(state: State, owner: Owner, desired: dict[str, Any]) -> Problem | None:
     """A same-named object we do not control must not be taken over silently."""
     meta = desired["metadata"]
+    # From the API server's cache: an object made a moment ago may be missed, as it
+    # could be between any read and our apply; a quorum read costs etcd for every child.
     existing = await state.client.get(
-        desired["apiVersion"], desired["kind"], meta["name"], meta["namespace"]
+        desired["apiVersion"], desired["kind"], meta["name"], meta["namespace"], cached=True
     )
     if existing is None:
         return None
@@ -244,6 +252,19 @@ async def _conflict(state: State, owner: Owner, desired: dict[str, Any]) -> Prob
 
 def _namespace_terminating(exc: ApiError) -> bool:
     return exc.status == 403 and "being terminated" in exc.message
+
+
+def _same_but_status(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether only the status changed between the body reconciled and the one written."""
+
+    def essence(body: dict[str, Any]) -> tuple[Any, ...]:
+        meta = body.get("metadata") or {}
+        return tuple(
+            meta.get(field)
+            for field in ("generation", "labels", "annotations", "deletionTimestamp", "finalizers")
+        )
+
+    return essence(before) == essence(after)
 
 
 def _permanent(exc: ApiError) -> bool:
@@ -281,5 +302,7 @@ async def write_status(
             return  # deleted while we worked: nothing left to report on
         raise
     state.remember_status(key, patched)
+    if _same_but_status(body, patched):
+        state.echoes.expect(patched)  # its event brings nothing this pass did not see
     logger.debug("status of %s/%s: ready=%s", key[0], key[1], is_ready(status))
     await announce_transitions(state.client, body, previous, patched.get("status") or status)

@@ -22,6 +22,8 @@ from microservice_operator.builders.common import (
     LABEL_NAME,
     MANAGED_BY,
 )
+from microservice_operator.handlers.echoes import Echoes
+from microservice_operator.handlers.progress import ProgressHold
 from microservice_operator.kube import KubeClient
 from microservice_operator.kube.resources import crd_established
 
@@ -151,6 +153,10 @@ class State:
     """Optional CRDs: when each set was last looked up, and whether all were served."""
     crds_served: dict[str, bool] = field(default_factory=dict)
     """Optional CRDs: whether each was served at its last change seen by the watch."""
+    echoes: Echoes = field(default_factory=Echoes)
+    """Our own writes: their watch events need no reconcile (shared with ``store``)."""
+    progress: ProgressHold = field(default_factory=ProgressHold)
+    """Rollout progress held back while the work queue is saturated."""
 
     def microservice(self, key: Key) -> dict[str, Any] | None:
         """The latest MicroService body, or None when it is gone."""

@@ -186,7 +186,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         indexes = {name: kwargs[name] for name in names}
         state = State(client=client, indexes=indexes)
         if sunk:
-            state.store = kopf_stream.sink = ChildStore()
+            state.store = kopf_stream.sink = ChildStore(echoes=state.echoes)
         memo["state"] = state
         if opts.metrics_port:
             REGISTRY.register(ConditionCollector(lambda: state.all_microservices()))
@@ -202,6 +202,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
             gate=gate,
             expected=(ApiError, ProvisioningError, aiohttp.ClientError, TimeoutError),
         )
+        state.progress.saturated = lambda: queue.saturated
         memo["crd_listener"] = on_crd_change(state, queue)
         kopf_discovery.listen(memo["crd_listener"])
         memo["trim_task"] = asyncio.create_task(
@@ -253,7 +254,8 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
         if state.store is not None and state.store.trigger is None:
             # kopf calls this only once every kind is listed: from now on, child changes count.
             state.store.trigger = lambda owner: queue.trigger(owner, URGENT)
-        queue.trigger(key)
+        if not state.echoes.is_echo(body):  # our own status write needs no second look
+            queue.trigger(key)
         # Relations: dependents re-check readiness and policies; dependencies (current and
         # former) update who may connect to them.
         dependents = state.indexes[DEPENDENTS_INDEX].get(key) or []
@@ -274,7 +276,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
 
         async def child_event(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
             key = owner_key(body)
-            if key is not None and "queue" in memo:
+            if key is not None and "queue" in memo and not memo["state"].echoes.is_echo(body):
                 memo["queue"].trigger(key, URGENT)
 
         kopf.index(group, version, plural, id=index_id, registry=registry)(child_index)

@@ -185,12 +185,23 @@ class KubeClient:
 
     # ---------------------------------------------------------------- verbs
     async def get(
-        self, api_version: str, kind: str, name: str, namespace: str | None = None
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        cached: bool = False,
     ) -> Body | None:
-        """The object, or None when it does not exist."""
+        """The object, or None when it does not exist.
+
+        ``cached``: from the API server's watch cache (``resourceVersion=0``), which
+        may be a moment behind, instead of a quorum read from etcd.
+        """
         res = await self.resource(api_version, kind)
+        params = {"resourceVersion": "0"} if cached else None
         try:
-            return await self.request("GET", res.path(namespace, name))
+            return await self.request("GET", res.path(namespace, name), params=params)
         except ApiError as exc:
             if exc.not_found:
                 return None
