@@ -158,6 +158,54 @@ def _rss(run: Results, key: str) -> str:
     return f"{_peak_rss(run, (key,)):.0f}" if run.get(key) else "-"
 
 
+PROCESSES = (
+    ("kube-apiserver", "API server"),
+    ("etcd", "etcd"),
+    ("kube-controller-manager", "controllers"),
+    ("kube-scheduler", "scheduler"),
+    ("kwok-controller", "kwok"),
+    ("driver", "driver"),
+    ("operator", "operator"),
+)
+
+
+def cpu_table(results: Results) -> list[str]:
+    """CPU seconds by process until converged, per phase (runs that measured it)."""
+    rows = []
+    for n in sorted(int(k) for k in results["runs"]):
+        run = results["runs"][str(n)]
+        for key in ("direct_plain", "operator_plain", "direct_db", "operator_db"):
+            phase = run.get(key) or {}
+            cpu = phase.get("cpu_by_process")
+            if not cpu:
+                continue
+            total = sum(cpu.values())
+            passes = phase.get("reconciles_per_service")
+            rows.append(
+                f"| {n} | {key.replace('_', ' ')} | "
+                + " | ".join(_s(cpu.get(name)) for name, _ in PROCESSES)
+                + f" | {total:.1f} | {total / phase['seconds']:.2f} | "
+                + (f"{passes:.2f}" if passes is not None else "-")
+                + " |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "### Where the CPU goes until converged",
+        "",
+        "CPU seconds of each process from the first POST until everything is ready (the",
+        "driver is this benchmark: in direct apply it does the applying). Everything",
+        "shares two cores, so a phase takes about its total CPU divided by the cores kept",
+        "busy. Reconciles: passes of the operator's work queue per service.",
+        "",
+        "| N | phase | " + " | ".join(label for _, label in PROCESSES) + " | total | cores busy "
+        "| reconciles/svc |",
+        "|---|---|" + "---|" * (len(PROCESSES) + 3),
+        *rows,
+    ]
+
+
 def markdown(results: Results, plot_names: list[str]) -> str:
     """docs/performance.md."""
     meta = results["meta"]
@@ -274,6 +322,7 @@ def markdown(results: Results, plot_names: list[str]) -> str:
             "Machine load (1-minute load average on 2 cores, other work included) when each",
             "convergence phase ended: " + ", ".join(loads) + ".",
         ]
+    lines += cpu_table(results)
     lines += [
         "",
         "### API cost and footprint after convergence",
