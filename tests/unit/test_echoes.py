@@ -77,3 +77,30 @@ def test_the_store_keeps_an_echo_without_triggering_and_triggers_the_rest() -> N
     store.remove("d-1")  # deleted before its echo came: forgotten, and the owner told
     assert triggered == [("shop", "orders")] * 2
     assert len(store.echoes) == 0
+
+
+def test_a_status_write_is_an_echo_only_when_nothing_else_changed() -> None:
+    from microservice_operator.handlers.reconcile import _same_but_status
+
+    read = {  # as the reconciler reads a MicroService: trimmed
+        "metadata": {"name": "orders", "generation": 2, "labels": {"team": "shop"}},
+        "spec": {"image": "x:1"},
+    }
+    written = {
+        "metadata": {
+            "name": "orders",
+            "generation": 2,
+            "labels": {"team": "shop"},
+            "resourceVersion": "9",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+        },
+        "spec": {"image": "x:1"},
+        "status": {"observedGeneration": 2},
+    }
+    assert _same_but_status(read, written)  # annotations the reconciler never reads
+    newer_spec = {**written, "metadata": {**written["metadata"], "generation": 3}}
+    assert not _same_but_status(read, newer_spec)
+    relabelled = {**written, "metadata": {**written["metadata"], "labels": {"team": "ops"}}}
+    assert not _same_but_status(read, relabelled)
+    deleting = {**written, "metadata": {**written["metadata"], "deletionTimestamp": "now"}}
+    assert not _same_but_status(read, deleting)
