@@ -248,6 +248,7 @@ def test_deployment_runs_the_operator_with_leader_election_settings() -> None:
     assert container["image"] == "ghcr.io/microservice-operator/microservice-operator:0.1.0"
     assert container["args"] == [
         "run", "--log-format", "json", "--liveness", "http://0.0.0.0:8080/healthz",
+        "--workers", "64",
     ]  # fmt: skip
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
