@@ -300,6 +300,7 @@ def test_service_monitor_is_optional_and_scrapes_the_metrics_service() -> None:
         ["--set", "metrics.serviceMonitor.honorLabels=true"],
         ["--set", "resources.requests.gpu=1"],
         ["--set", "logFormat=xml"],
+        ["--set", "workers=0"],
         ["--set", "leaderElection.leaseDuration=soon"],
         ["--set-json", 'watchNamespaces=["Not_A_Namespace"]'],
     ],
