@@ -22,6 +22,8 @@ from hack.bench import kube, phases, report, workloads
 from hack.bench.audit import AuditLog
 from hack.bench.process import Operator
 
+from microservice_operator.api.v1alpha1 import API_VERSION, KIND
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -236,8 +238,8 @@ async def profile(b: phases.Bench, sizes: list[int]) -> int:
         await workloads.create_microservices(b.api, namespace, n, database=False)
         ready = await kube.wait_for(
             b.api,
-            phases.API_VERSION,
-            phases.KIND,
+            API_VERSION,
+            KIND,
             namespace,
             n,
             phases.ms_ready,

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def workload_ready(body: Body) -> bool:
 
 async def watch(
     api: KubeClient, path: str, resource_version: str
-) -> AsyncIterator[tuple[str, Body]]:
+) -> AsyncGenerator[tuple[str, Body]]:
     """Stream (type, object) from a watch, starting after ``resource_version``."""
     conn = api.connection
     headers = {"Accept": "application/json", "User-Agent": BENCH_AGENT}

@@ -403,6 +403,8 @@ def markdown(results: Results, plot_names: list[str]) -> str:
         "make bench                       # N=100, 120 s idle",
         "make bench N=100,1000            # the figures above (about 45 minutes)",
         "make bench N=100,1000,5000       # and 5,000 (150 kwok nodes)",
+        'make bench N=5000 BENCH_ARGS="--add --database-only"  # one part, kept with the rest',
+        "make bench-profile               # py-spy profile of the operator converging N=1000",
         "```",
         "",
         "Both start (or reuse) a separate local cluster `msop-bench` with kwok nodes of",

@@ -248,6 +248,7 @@ def test_deployment_runs_the_operator_with_leader_election_settings() -> None:
     assert container["image"] == "ghcr.io/microservice-operator/microservice-operator:0.1.0"
     assert container["args"] == [
         "run", "--log-format", "json", "--liveness", "http://0.0.0.0:8080/healthz",
+        "--workers", "64",
     ]  # fmt: skip
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -299,6 +300,7 @@ def test_service_monitor_is_optional_and_scrapes_the_metrics_service() -> None:
         ["--set", "metrics.serviceMonitor.honorLabels=true"],
         ["--set", "resources.requests.gpu=1"],
         ["--set", "logFormat=xml"],
+        ["--set", "workers=0"],
         ["--set", "leaderElection.leaseDuration=soon"],
         ["--set-json", 'watchNamespaces=["Not_A_Namespace"]'],
     ],

@@ -71,3 +71,20 @@ def test_bad_durations_are_rejected(text: str) -> None:
 
     with pytest.raises(argparse.ArgumentTypeError, match="not a duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "env"), [(["--workers", "0"], None), (["--workers", "many"], None), ([], "-3")]
+)
+def test_a_bad_worker_count_is_a_usage_error(
+    args: list[str],
+    env: str | None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("MSOP_WORKERS", env)
+    with pytest.raises(SystemExit) as exited:
+        main(["run", *args])
+    assert exited.value.code == 2
+    assert "not a positive whole number" in capsys.readouterr().err

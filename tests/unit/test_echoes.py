@@ -77,3 +77,23 @@ def test_the_store_keeps_an_echo_without_triggering_and_triggers_the_rest() -> N
     store.remove("d-1")  # deleted before its echo came: forgotten, and the owner told
     assert triggered == [("shop", "orders")] * 2
     assert len(store.echoes) == 0
+
+
+def test_a_status_write_is_an_echo_only_when_nothing_else_changed() -> None:
+    from microservice_operator.handlers.reconcile import _same_but_status
+
+    read = {  # as the reconciler reads a MicroService: trimmed
+        "metadata": {"name": "orders", "generation": 2, "labels": {"team": "shop"}},
+        "spec": {"image": "x:1"},
+    }
+    meta: dict[str, Any] = {
+        "name": "orders",
+        "generation": 2,
+        "labels": {"team": "shop"},
+        "resourceVersion": "9",
+        "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+    }
+    written = {"metadata": meta, "spec": {"image": "x:1"}, "status": {"observedGeneration": 2}}
+    assert _same_but_status(read, written)  # annotations the reconciler never reads
+    for change in ({"generation": 3}, {"labels": {"team": "ops"}}, {"deletionTimestamp": "now"}):
+        assert not _same_but_status(read, {**written, "metadata": {**meta, **change}}), change

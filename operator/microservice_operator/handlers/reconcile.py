@@ -38,7 +38,7 @@ from microservice_operator.handlers.relations import (
     ensure_signing_key,
     resolve,
 )
-from microservice_operator.handlers.state import Key, State
+from microservice_operator.handlers.state import Key, State, trim
 from microservice_operator.kube import ApiError
 
 logger = logging.getLogger(__name__)
@@ -255,10 +255,14 @@ def _namespace_terminating(exc: ApiError) -> bool:
 
 
 def _same_but_status(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Whether only the status changed between the body reconciled and the one written."""
+    """Whether only the status changed between the body reconciled and the one written.
+
+    Both as the reconciler reads them (``trim``): other annotations (kubectl's
+    last-applied configuration, say) never reach a reconcile.
+    """
 
     def essence(body: dict[str, Any]) -> tuple[Any, ...]:
-        meta = body.get("metadata") or {}
+        meta = trim(body)["metadata"]
         return tuple(
             meta.get(field)
             for field in ("generation", "labels", "annotations", "deletionTimestamp", "finalizers")

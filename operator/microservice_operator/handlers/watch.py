@@ -139,6 +139,8 @@ class Options:
     """None: this process reconciles alone (one replica, or local development)."""
     metrics_port: int = 0
     """Serve Prometheus metrics on this port (0: off)."""
+    workers: int = 64
+    """MicroServices reconciled at once (the work queue's slots)."""
 
 
 def register(registry: kopf.OperatorRegistry, options: Options | None = None) -> None:
@@ -199,6 +201,7 @@ def register(registry: kopf.OperatorRegistry, options: Options | None = None) ->
             gate = elector.leading
         queue = memo["queue"] = WorkQueue[Key](
             work=lambda key: reconcile(state, key),
+            concurrency=opts.workers,
             gate=gate,
             expected=(ApiError, ProvisioningError, aiohttp.ClientError, TimeoutError),
         )
