@@ -72,6 +72,7 @@ async def test_every_phase_measures_at_a_small_n(bench: phases.Bench) -> None:
             "command": "the slice",
             "machine": "this one",
             "kubernetes": "v1",
+            "nodes": 1,
             "idle": 1.0,
             "sizes": [N],
         },

@@ -51,5 +51,7 @@ async def test_a_burst_beyond_the_workers_converges_with_progress_held(
     await asyncio.sleep(2)
     writes = audit.summary(audit.operator_writes(mark, namespace))
     status_writes = {n: writes[f"patch microservices/status {n}"] for n in names}
-    # At most "rolling out" then "Ready" for each; the held ones skip the first.
-    assert all(1 <= count <= 2 for count in status_writes.values()), status_writes
+    assert all(count >= 1 for count in status_writes.values()), status_writes
+    # Without the hold every service writes "rolling out" before "Ready"; those reconciled
+    # while others waited write "Ready" alone.
+    assert any(count == 1 for count in status_writes.values()), status_writes
