@@ -39,6 +39,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--helm-parallel", type=int, default=4)
     p.add_argument("--no-database", action="store_true", help="skip the with-database phases")
     p.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip direct apply (the operator's own figures only; no convergence ratio)",
+    )
+    p.add_argument(
         "--database-only",
         action="store_true",
         help="only the with-database phases; with --add, keep the other figures of these sizes",
@@ -144,7 +149,8 @@ async def run(args: argparse.Namespace) -> int:
                 run["direct_plain"] = await phases.direct_apply(b, n, database=False)
                 run["operator_plain"] = await phases.operator(b, n, database=False, full=True)
             if not args.no_database:
-                run["direct_db"] = await phases.direct_apply(b, n, database=True)
+                if not args.no_baseline:
+                    run["direct_db"] = await phases.direct_apply(b, n, database=True)
                 run["operator_db"] = await phases.operator(b, n, database=True, full=False)
             run["baseline_check"] = baseline_check(run)
             if any(run["baseline_check"].values()):
