@@ -96,6 +96,32 @@ async def test_child_triggered_keys_go_first_when_slots_are_short() -> None:
     assert order == ["busy", "rolled-out", "new-1", "new-2", "new-3"]
 
 
+async def test_an_urgent_requeue_goes_before_new_work_when_due() -> None:
+    order: list[str] = []
+    gate = asyncio.Event()
+    held = [True]
+
+    async def work(key: str) -> None:
+        order.append(key)
+        if key == "held" and held[0]:
+            held[0] = False
+            raise Requeue(0.04, "progress held", urgent=True)
+        if key == "busy":
+            await gate.wait()
+
+    queue = WorkQueue[str](work=work, concurrency=1)
+    queue.trigger("held")
+    await asyncio.sleep(0.01)
+    queue.trigger("busy")
+    await asyncio.sleep(0.01)
+    for key in ("new-1", "new-2"):
+        queue.trigger(key)
+    await asyncio.sleep(0.08)  # the requeue falls due while "busy" holds the only slot
+    gate.set()
+    await queue.drain()
+    assert order == ["held", "busy", "held", "new-1", "new-2"]
+
+
 async def test_a_cancelled_waiter_does_not_lose_its_slot() -> None:
     slots = queue_module._Slots(1)
     await slots.acquire(queue_module.NORMAL)

@@ -8,8 +8,9 @@ right after its children are applied, then "Ready" when the Deployment is. The
 first tells nothing that cannot wait: the Deployment's next change triggers
 another pass anyway. So while the work queue is saturated, a status whose news is
 only that a rollout is under way is held, for at most ``HOLD_MAX`` seconds from
-the first pass that held it; Ready, Stalled, a database or a dependency waited
-for, and anything outside a burst, are written at once.
+the first pass that held it (the pass that falls due then goes ahead of new work
+in the queue); Ready, Stalled, a database or a dependency waited for, and
+anything outside a burst, are written at once.
 
 A held MicroService keeps its previous status, whose ``observedGeneration`` is
 behind its ``generation``: kstatus, ``kubectl wait`` and Argo CD read that as in

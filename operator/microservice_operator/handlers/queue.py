@@ -43,9 +43,11 @@ BACKOFF_MAX = 300.0
 class Requeue(Exception):  # noqa: N818 - a control-flow signal, not an error
     """Raised by a reconcile to run again after ``delay`` seconds (not an error)."""
 
-    def __init__(self, delay: float, why: str = "") -> None:
+    def __init__(self, delay: float, why: str = "", *, urgent: bool = False) -> None:
         super().__init__(why or f"requeue in {delay} s")
         self.delay = delay
+        self.urgent = urgent
+        """When due, go before keys triggered by their own MicroService."""
 
 
 URGENT = 0
@@ -119,16 +121,16 @@ class WorkQueue(Generic[K]):
             return
         self._running[key] = asyncio.get_running_loop().create_task(self._run(key))
 
-    def trigger_later(self, key: K, delay: float) -> None:
+    def trigger_later(self, key: K, delay: float, priority: int = NORMAL) -> None:
         """Reconcile ``key`` after ``delay`` seconds unless triggered sooner."""
         if key in self._timers:
             return
         loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_later(delay, self._fire, key)
+        self._timers[key] = loop.call_later(delay, self._fire, key, priority)
 
-    def _fire(self, key: K) -> None:
+    def _fire(self, key: K, priority: int) -> None:
         self._timers.pop(key, None)
-        self.trigger(key)
+        self.trigger(key, priority)
 
     @property
     def in_flight(self) -> int:
@@ -192,7 +194,7 @@ class WorkQueue(Generic[K]):
             await self.work(key)
         except Requeue as again:
             self._failures.pop(key, None)
-            self.trigger_later(key, again.delay)
+            self.trigger_later(key, again.delay, URGENT if again.urgent else NORMAL)
             raise
         except asyncio.CancelledError:
             raise

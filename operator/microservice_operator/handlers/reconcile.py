@@ -160,7 +160,7 @@ async def reconcile(state: State, key: Key) -> None:
     held = state.progress.hold(key, owner.generation, status) if status != previous else None
     if held is not None:  # the Deployment's next change brings us back; at the latest, then
         waits = [held, database.retry_after if database else 0.0, monitoring_retry or 0.0]
-        raise Requeue(min(w for w in waits if w), "rollout progress held")
+        raise Requeue(min(w for w in waits if w), "rollout progress held", urgent=True)
     await write_status(state, key, body, previous, status)
     if problem is not None:
         retry = CONFLICT_RETRY if problem.reason == "ChildConflict" else STALLED_RETRY
