@@ -78,7 +78,7 @@ async def wait_for(
     server (and this driver) in proportion to N times the time taken, and so weigh
     more on the slower of two measured phases.
     """
-    path = _collection_path(api_version, kind, namespace)
+    path = (await api.resource(api_version, kind)).path(namespace)
     async with asyncio.timeout(give_up):
         while True:  # a watch that ends or expires (410) starts again from a fresh LIST
             listing = await api.request("GET", path)
@@ -96,13 +96,6 @@ async def wait_for(
                             return time.monotonic()
                     elif type_ != "BOOKMARK":
                         done.discard(obj["metadata"]["name"])
-
-
-def _collection_path(api_version: str, kind: str, namespace: str) -> str:
-    plural = {"Deployment": "deployments", "StatefulSet": "statefulsets"}.get(kind)
-    plural = plural or kind.lower() + "s"
-    prefix = "/api" if "/" not in api_version else "/apis"
-    return f"{prefix}/{api_version}/namespaces/{namespace}/{plural}"
 
 
 def condition_true(body: Body, type_: str) -> bool:
