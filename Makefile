@@ -203,12 +203,12 @@ BENCH_NODES ?= $(shell python3 -c "print(max(20, -(-3 * max(map(int, '$(N)'.spli
 BENCH_ARGS ?=
 # Its scheduler and controller-manager run without leader election: alone, they gain nothing
 # from it, and under a benchmark's load a missed Lease renewal made them exit mid-run.
+NO_LEADER_ELECTION := kube-scheduler=leader-elect=false kube-controller-manager=leader-elect=false
 BENCH_CLUSTER_ENV := MSOP_CLUSTER_NAME=$(BENCH_CLUSTER) MSOP_CLUSTER_NODES=$(BENCH_NODES) \
-  MSOP_KUBECONFIG_OUT=$(CURDIR)/$(BENCH_KUBECONFIG) \
-  MSOP_CLUSTER_EXTRA_ARGS="kube-scheduler=leader-elect=false kube-controller-manager=leader-elect=false"
-BENCH := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cluster/bench/venv \
-  $(UV) run --frozen --no-default-groups --group bench python -m hack.bench \
-  --kubeconfig $(BENCH_KUBECONFIG) --cluster-name $(BENCH_CLUSTER)
+  MSOP_KUBECONFIG_OUT=$(CURDIR)/$(BENCH_KUBECONFIG) MSOP_CLUSTER_EXTRA_ARGS="$(NO_LEADER_ELECTION)"
+BENCH_RUN := UV_PROJECT_ENVIRONMENT=$(CURDIR)/.cluster/bench/venv \
+  $(UV) run --frozen --no-default-groups --group bench python -m hack.bench
+BENCH := $(BENCH_RUN) --kubeconfig $(BENCH_KUBECONFIG) --cluster-name $(BENCH_CLUSTER)
 
 .PHONY: bench
 bench: $(UV) ## Benchmark vs direct apply and Helm at N=$(N) (N=100,1000,5000 to scale): docs/performance.md
@@ -225,6 +225,22 @@ bench-profile: $(UV) ## Profile the operator's convergence at N=1000 with py-spy
 	@$(BENCH_CLUSTER_ENV) hack/cluster.sh up
 	@$(BENCH) --sizes 1000 --profile $(BENCH_ARGS)
 
+# A second benchmark cluster, set up as a real one is: the API server's priority and fairness limits on, the
+# controllers at their default client rate limits; the operator and the direct-apply script
+# run as ServiceAccounts (system:masters is exempt from the limits). Counts 429s.
+LIMITS_CLUSTER := msop-bench-limits
+LIMITS_KUBECONFIG := .cluster/kubeconfig-$(LIMITS_CLUSTER)
+LIMITS_N ?= 1000
+LIMITS_CLUSTER_ENV := MSOP_CLUSTER_NAME=$(LIMITS_CLUSTER) MSOP_CLUSTER_API_LIMITS=1 \
+  MSOP_CLUSTER_NODES=$(shell python3 -c "print(max(20, -(-3 * $(LIMITS_N) // 100)))") \
+  MSOP_KUBECONFIG_OUT=$(CURDIR)/$(LIMITS_KUBECONFIG) MSOP_CLUSTER_EXTRA_ARGS="$(NO_LEADER_ELECTION)"
+
+.PHONY: bench-limits
+bench-limits: $(UV) ## Convergence and restart at N=$(LIMITS_N) with the API server's request limits on: 429s
+	@$(LIMITS_CLUSTER_ENV) hack/cluster.sh up
+	@$(BENCH_RUN) --kubeconfig $(LIMITS_KUBECONFIG) --cluster-name $(LIMITS_CLUSTER) \
+	  --sizes $(LIMITS_N) --api-limits $(BENCH_ARGS)
+
 .PHONY: bench-report
 bench-report: $(UV) ## Regenerate docs/performance.md and plots from docs/performance/results.json
 	@$(BENCH) --report-only
@@ -236,5 +252,6 @@ dashboard-images: $(UV) ## Render the generated dashboards from real Prometheus 
 	  --group bench python hack/dashboards.py
 
 .PHONY: bench-cluster-down
-bench-cluster-down: ## Stop the benchmark cluster and remove its state
+bench-cluster-down: ## Stop the benchmark clusters and remove their state
 	@$(BENCH_CLUSTER_ENV) hack/cluster.sh down
+	@$(LIMITS_CLUSTER_ENV) hack/cluster.sh down

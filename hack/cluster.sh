@@ -11,7 +11,10 @@
 # State lives in .cluster/ (git-ignored); the kubeconfig is .cluster/kubeconfig.
 # Environment: MSOP_CLUSTER_NAME (default msop), MSOP_CLUSTER_NODES (default 3),
 # MSOP_KUBECONFIG_OUT (default .cluster/kubeconfig; give each side-by-side cluster its own),
-# MSOP_CLUSTER_EXTRA_ARGS (space-separated component=flag=value, passed to kwokctl at creation).
+# MSOP_CLUSTER_EXTRA_ARGS (space-separated component=flag=value, passed to kwokctl at creation),
+# MSOP_CLUSTER_API_LIMITS (default 0; 1: keep the API server's request limits, i.e. priority
+# and fairness, and the components' default client rate limits, as a real cluster has them;
+# read at creation).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +29,11 @@ EXTRA_ARGS=()
 for arg in ${MSOP_CLUSTER_EXTRA_ARGS:-}; do
   EXTRA_ARGS+=(--extra-args "$arg")
 done
+case "${MSOP_CLUSTER_API_LIMITS:-0}" in
+  0) EXTRA_ARGS+=(--disable-qps-limits=true) ;;  # no 429s, no client throttling: tests run fast
+  1) ;;
+  *) echo "MSOP_CLUSTER_API_LIMITS must be 0 or 1" >&2; exit 2 ;;
+esac
 
 export KWOK_WORKDIR="$STATE/kwok"
 export KWOK_KUBE_APISERVER_BINARY="$BIN/kube-apiserver"
@@ -101,7 +109,6 @@ up() {
     log "creating cluster '$NAME' (Kubernetes v$KUBERNETES_VERSION, $NODES kwok nodes)"
     kwokctl create cluster --name "$NAME" \
       --kube-authorization=true --kube-admission=true --secure-port=true \
-      --disable-qps-limits=true \
       --kube-audit-policy "$STATE/audit-policy.yaml" \
       "${EXTRA_ARGS[@]}" \
       --wait 2m

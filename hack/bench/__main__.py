@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hack.bench import kube, phases, report, workloads
+from hack.bench import identity, kube, phases, report, workloads
 from hack.bench.audit import AuditLog
 from hack.bench.process import Operator
 
@@ -47,6 +47,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--database-only",
         action="store_true",
         help="only the with-database phases; with --add, keep the other figures of these sizes",
+    )
+    p.add_argument(
+        "--api-limits",
+        action="store_true",
+        help="the cluster keeps the API server's request limits: convergence and restart "
+        "as ServiceAccounts, counting 429s (into results.json's 'limits', the rest kept)",
     )
     p.add_argument("--profile", action="store_true", help="profile convergence with py-spy")
     p.add_argument("--docs", type=Path, default=ROOT / "docs")
@@ -113,19 +119,19 @@ async def run(args: argparse.Namespace) -> int:
             await phases.flush(b, wait=False)
             write_report(args.docs, previous)
             return 0
-        results: dict[str, Any] = {
-            "meta": {
-                "date": time.strftime("%Y-%m-%d"),
-                "command": "python -m hack.bench " + " ".join(sys.argv[1:]),
-                "machine": machine(),
-                "kubernetes": await server_version(b),
-                "nodes": nodes,
-                "idle": args.idle,
-                "sizes": sizes,
-                "commit": git_state(),
-            },
-            "runs": {},
+        meta = {
+            "date": time.strftime("%Y-%m-%d"),
+            "command": "python -m hack.bench " + " ".join(sys.argv[1:]),
+            "machine": machine(),
+            "kubernetes": await server_version(b),
+            "nodes": nodes,
+            "idle": args.idle,
+            "sizes": sizes,
+            "commit": git_state(),
         }
+        if args.api_limits:
+            return await api_limits(args, b, sizes, meta)
+        results: dict[str, Any] = {"meta": meta, "runs": {}}
         if args.add:
             previous = json.loads((args.docs / "performance" / "results.json").read_text("utf-8"))
             results["runs"] = previous["runs"]
@@ -165,6 +171,38 @@ async def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         await api.close()
+
+
+async def api_limits(
+    args: argparse.Namespace, b: phases.Bench, sizes: list[int], meta: dict[str, Any]
+) -> int:
+    """Convergence and restart with the API server's limits on; results.json's 'limits'."""
+    seats = kube.concurrency_limits(await kube.server_metrics(b.api))
+    if not seats:
+        b.say(
+            "this API server runs without priority and fairness (no concurrency limits): "
+            "no 429 can happen; create the cluster with MSOP_CLUSTER_API_LIMITS=1 "
+            "(make bench-limits)"
+        )
+        return 2
+    who = await identity.service_accounts(b.api, b.work)
+    b.operator_kubeconfig, b.baseline_kubeconfig = who.operator, who.baseline
+    path = args.docs / "performance" / "results.json"
+    results = json.loads(path.read_text("utf-8"))
+    limits: dict[str, Any] = {"meta": {**meta, "seats": seats}, "runs": {}}
+    for n in sizes:
+        run: dict[str, Any] = {}
+        limits["runs"][str(n)] = run
+        kinds = [False] if args.no_database else [False, True]
+        for database in kinds:
+            key = "db" if database else "plain"
+            run[f"direct_{key}"] = await phases.direct_apply(b, n, database=database)
+            run[f"operator_{key}"] = await phases.operator(b, n, database=database, full=False)
+        results["limits"] = limits
+        save(args.docs, results)
+    await phases.flush(b, wait=False)
+    write_report(args.docs, results)
+    return 0
 
 
 def _child_resources(by_kind: dict[str, int]) -> set[str]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from hack.bench.process import samples
 
 from microservice_operator.kube import ApiError, KubeClient
 
@@ -145,6 +146,60 @@ async def watch(
             if line.strip():
                 event = json.loads(line)
                 yield str(event["type"]), event["object"]
+
+
+async def server_metrics(api: KubeClient) -> str:
+    """The API server's /metrics (Prometheus text)."""
+    conn = api.connection
+    headers = {"Accept": "text/plain", "User-Agent": BENCH_AGENT}
+    token = conn.bearer_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connector = aiohttp.TCPConnector(ssl=conn.ssl_context())
+    async with (
+        aiohttp.ClientSession(base_url=conn.server, connector=connector) as http,
+        http.get("/metrics", headers=headers) as response,
+    ):
+        response.raise_for_status()
+        return await response.text()
+
+
+def rejections(text: str) -> dict[str, Any]:
+    """429 answers so far: all of them, and those priority and fairness gave, by flow schema."""
+    by_schema: dict[str, int] = {}
+    for labels, value in samples(text, "apiserver_flowcontrol_rejected_requests_total"):
+        schema = labels.get("flow_schema", "?")
+        by_schema[schema] = by_schema.get(schema, 0) + int(value)
+    return {
+        "code_429": int(
+            sum(
+                v
+                for labels, v in samples(text, "apiserver_request_total")
+                if labels.get("code") == "429"
+            )
+        ),
+        "by_flow_schema": by_schema,
+    }
+
+
+def concurrency_limits(text: str) -> dict[str, int]:
+    """Seats of each priority level (empty: priority and fairness is off)."""
+    return {
+        labels.get("priority_level", "?"): int(value)
+        for labels, value in samples(text, "apiserver_flowcontrol_nominal_limit_seats")
+    }
+
+
+def rejections_since(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The difference of two ``rejections`` readings."""
+    schemas = set(before["by_flow_schema"]) | set(after["by_flow_schema"])
+    by_schema = {
+        s: after["by_flow_schema"].get(s, 0) - before["by_flow_schema"].get(s, 0) for s in schemas
+    }
+    return {
+        "code_429": after["code_429"] - before["code_429"],
+        "by_flow_schema": {s: n for s, n in sorted(by_schema.items()) if n},
+    }
 
 
 SERVICE_CIDR = "10.128.0.0/16"

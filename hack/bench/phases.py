@@ -41,10 +41,18 @@ class Bench:
     """Pods the kwok nodes hold."""
     pending: list[tuple[str, bool, int]] = field(default_factory=list)
     """Finished namespaces not yet deleted: (name, has volumes, pods)."""
+    operator_kubeconfig: Path | None = None
+    """Who the operator runs as (None: the benchmark's own kubeconfig)."""
+    baseline_kubeconfig: Path | None = None
+    """Who the direct-apply script runs as (None: the benchmark's own kubeconfig)."""
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds so far by control-plane process and for this driver."""
         return cpu_by_process(self.pids) if self.pids is not None else {}
+
+    async def rejections(self) -> Result:
+        """The API server's 429 answers so far."""
+        return kube.rejections(await kube.server_metrics(self.api))
 
     def say(self, message: str) -> None:
         """Progress on stderr-like stdout (the Makefile shows it)."""
@@ -119,13 +127,14 @@ async def direct_apply(b: Bench, n: int, *, database: bool) -> Result:
     namespace = f"bench-{n}-base{'db' if database else ''}"
     b.say(f"direct apply, N={n}, database={database}")
     await _prepare(b, namespace, n, database)
-    baseline = kube.client(b.kubeconfig, kube.BASELINE_AGENT)
-    mark, cpu0 = b.audit.mark(), b.cpu()
+    baseline = kube.client(b.baseline_kubeconfig or b.kubeconfig, kube.BASELINE_AGENT)
+    mark, cpu0, rejected0 = b.audit.mark(), b.cpu(), await b.rejections()
     start = time.monotonic()
     await workloads.direct_apply(b.api, baseline, namespace, n, database=database)
     applied = time.monotonic()
     ready = await _workloads_ready(b, namespace, n, database)
     cpu = cpu_spent(cpu0, b.cpu())
+    rejected = kube.rejections_since(rejected0, await b.rejections())
     await baseline.close()
     await asyncio.sleep(1)
     writes = b.audit.writes(mark, agents=(kube.BASELINE_AGENT,))
@@ -136,15 +145,23 @@ async def direct_apply(b: Bench, n: int, *, database: bool) -> Result:
         "writes_per_service": len(writes) / n,
         "writes": b.audit.by_kind(writes),
         "cpu_by_process": cpu,
+        "rejected": rejected,
     }
     b.say(f"  ready after {out['seconds']:.1f} s (all applied after {applied - start:.1f} s)")
     b.say(f"  CPU s: {_cpu_line(cpu)}")
+    b.say(f"  429s: {_rejected_line(rejected)}")
     await _cleanup(b, namespace, database, n * (2 if database else 1))
     return out
 
 
 def _cpu_line(cpu: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
+
+
+def _rejected_line(rejected: Result) -> str:
+    flows = ", ".join(f"{k} {v}" for k, v in rejected["by_flow_schema"].items())
+    ours = f", {rejected['operator']} to the operator" if "operator" in rejected else ""
+    return f"{rejected['code_429']} in all{ours}" + (f" (by flow schema: {flows})" if flows else "")
 
 
 def ms_ready(body: dict[str, Any]) -> bool:
@@ -167,13 +184,19 @@ async def operator(b: Bench, n: int, *, database: bool, full: bool) -> Result:
     namespace = f"bench-{n}-op{'db' if database else ''}"
     b.say(f"operator, N={n}, database={database}")
     await _prepare(b, namespace, n, database)
-    op = Operator(b.kubeconfig, namespace, b.work / f"operator-{namespace}.log")
+    op = Operator(
+        b.operator_kubeconfig or b.kubeconfig, namespace, b.work / f"operator-{namespace}.log"
+    )
     out: Result = {"startup_to_live_seconds": await op.start()}
     out["rss_idle_empty_mib"] = op.rss_mib()
     try:
         # ---- convergence
         mark, cpu0, since, cluster0 = b.audit.mark(), op.cpu(), op.now(), b.cpu()
-        passes0 = await op.reconciles()
+        passes0, throttled0, rejected0 = (
+            await op.reconciles(),
+            await op.throttled(),
+            await b.rejections(),
+        )
         start = time.monotonic()
         await workloads.create_microservices(b.api, namespace, n, database=database)
         applied = time.monotonic()
@@ -184,8 +207,13 @@ async def operator(b: Bench, n: int, *, database: bool, full: bool) -> Result:
         out["cpu_by_process"] = {**cpu_spent(cluster0, b.cpu()), "operator": op.cpu() - cpu0}
         out["load_1m"] = os.getloadavg()[0]
         out["apply_seconds"] = applied - start
+        out["rejected"] = {
+            **kube.rejections_since(rejected0, await b.rejections()),
+            "operator": await op.throttled() - throttled0,
+        }
         b.say(f"  all Ready after {out['seconds']:.1f} s")
         b.say(f"  CPU s until Ready: {_cpu_line(out['cpu_by_process'])}")
+        b.say(f"  429s until Ready: {_rejected_line(out['rejected'])}")
         settled = await op.quiet(ready - op.started)
         out["settle_after_ready_seconds"] = max(0.0, settled - (ready - op.started))
         out["create_writes"] = await _writes_since(b, mark, n)
@@ -255,7 +283,7 @@ async def _idle(b: Bench, op: Operator, n: int) -> Result:
 async def _restart(b: Bench, op: Operator, n: int) -> tuple[Result, Operator]:
     """Stop, start a fresh process over the converged objects, time its resync, count writes."""
     await op.stop()
-    mark = b.audit.mark()
+    mark, rejected0 = b.audit.mark(), await b.rejections()
     fresh = Operator(op.kubeconfig, op.namespace, op.log)
     live = await fresh.start()
     last: float | None
@@ -270,11 +298,16 @@ async def _restart(b: Bench, op: Operator, n: int) -> tuple[Result, Operator]:
         "cpu_seconds": fresh.cpu(),
         "rss_mib": fresh.rss_mib(),
         "writes": await _writes_since(b, mark, n),
+        "rejected": {
+            **kube.rejections_since(rejected0, await b.rejections()),
+            "operator": await fresh.throttled(),
+        },
     }
     quiet = "never quiet" if last is None else f"quiet after {out['resync_seconds']:.1f} s"
     b.say(
         f"  restart: live after {live:.1f} s, {quiet}, {out['writes']['total']} writes,"
-        f" RSS {out['rss_mib']:.0f} MiB (peak {fresh.peak_rss_mib():.0f})"
+        f" RSS {out['rss_mib']:.0f} MiB (peak {fresh.peak_rss_mib():.0f}),"
+        f" 429s {_rejected_line(out['rejected'])}"
     )
     return out, fresh
 

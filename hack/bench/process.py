@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import resource
 import signal
 import socket
@@ -52,6 +53,20 @@ CONTROL_PLANE = (
     "kwok-controller",
 )
 """The local cluster's processes, by the names of their pid files."""
+
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)")
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of metric ``name`` in Prometheus text format: (labels, value)."""
+    out = []
+    for line in text.splitlines():
+        found = SAMPLE.match(line)
+        if found and found[1] == name:
+            out.append((dict(LABEL.findall(found[2] or "")), float(found[3])))
+    return out
 
 
 def cpu_by_process(pids: Path) -> dict[str, float]:
@@ -165,18 +180,20 @@ class Operator:
             self.samples.append(sample)
             await asyncio.sleep(0.1)
 
-    async def reconciles(self) -> int:
-        """Reconcile passes so far, by the operator's own metrics (any result)."""
+    async def _metric(self, name: str, **match: str) -> int:
+        """The sum of the operator's own samples of ``name`` with labels ``match``."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         async with aiohttp.ClientSession() as http, http.get(url) as answer:
             text = await answer.text()
-        return int(
-            sum(
-                float(line.rsplit(" ", 1)[1])
-                for line in text.splitlines()
-                if line.startswith("controller_runtime_reconcile_total{")
-            )
-        )
+        return int(sum(v for labels, v in samples(text, name) if match.items() <= labels.items()))
+
+    async def reconciles(self) -> int:
+        """Reconcile passes so far (any result)."""
+        return await self._metric("controller_runtime_reconcile_total")
+
+    async def throttled(self) -> int:
+        """API answers of 429 Too Many Requests so far (the client retries them)."""
+        return await self._metric("rest_client_requests_total", code="429")
 
     def rss_mib(self) -> float:
         """RSS now."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from hack.bench import report_limits
+
 Results = dict[str, Any]
 FINDINGS = Path(__file__).with_name("findings.md")
 
@@ -58,7 +60,7 @@ def targets(results: Results) -> list[dict[str, Any]]:
                 add(f"RSS ≤ {limit} MiB at N={n} ({label})", f"{rss:.0f} MiB", rss <= limit)
             elif n == 1000:
                 add(f"RSS ≤ {limit} MiB at N={n} ({label})", "not measured", None)
-    return out
+    return out + report_limits.targets(results)
 
 
 def _peak_rss(run: Results, keys: tuple[str, ...] = ("operator_plain", "operator_db")) -> float:
@@ -387,6 +389,7 @@ def markdown(results: Results, plot_names: list[str]) -> str:
             "Helm writes include one release Secret per install; Helm does not repair drift",
             "and has no status.",
         ]
+    lines += report_limits.table(results)
     lines += ["", "## Targets", "", "| target | measured | result |", "|---|---|---|"]
     for t in results["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | **{t['result']}** |")
@@ -405,11 +408,12 @@ def markdown(results: Results, plot_names: list[str]) -> str:
         "make bench N=100,1000,5000       # and 5,000 (150 kwok nodes)",
         'make bench N=5000 BENCH_ARGS="--add --database-only"  # one part, kept with the rest',
         "make bench-profile               # py-spy profile of the operator converging N=1000",
+        "make bench-limits                # N=1000 with the API server's request limits on",
         "```",
         "",
-        "Both start (or reuse) a separate local cluster `msop-bench` with kwok nodes of",
-        "110 pods each (20, or 3 per 100 services at the largest N) and leave the test",
-        "cluster alone.",
+        "They start (or reuse) separate local clusters (`msop-bench`, `msop-bench-limits`)",
+        "with kwok nodes of 110 pods each (20, or 3 per 100 services at the largest N) and",
+        "leave the test cluster alone.",
         "Raw figures: `performance/results.json`.",
         "",
     ]

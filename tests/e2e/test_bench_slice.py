@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hack.bench import identity, phases, report
 from hack.bench import kube as bench_kube
-from hack.bench import phases, report
 from hack.bench.audit import AuditLog
 
 from tests.support.cluster import ROOT, Cluster
@@ -81,3 +81,20 @@ async def test_every_phase_measures_at_a_small_n(bench: phases.Bench) -> None:
     results["targets"] = report.targets(results)
     text = report.markdown(results, [])
     assert f"| {N} | direct plain |" in text and f"| {N} | operator plain |" in text
+
+
+async def test_service_account_identities_converge_and_count_429s(bench: phases.Bench) -> None:
+    """What `make bench-limits` runs, at N=3 (the test cluster has no limits: no 429s)."""
+    who = await identity.service_accounts(bench.api, bench.work)
+    bench.operator_kubeconfig, bench.baseline_kubeconfig = who.operator, who.baseline
+    limits = bench_kube.concurrency_limits(await bench_kube.server_metrics(bench.api))
+    assert limits == {}, "the test cluster runs without priority and fairness"
+
+    direct = await phases.direct_apply(bench, 3, database=False)
+    assert direct["writes_per_service"] == 4.0
+    ours = await phases.operator(bench, 3, database=False, full=False)
+    assert ours["create_writes"]["by_kind"]["patch deployments"] == 3
+    for rejected in (direct["rejected"], ours["rejected"], ours["restart"]["rejected"]):
+        assert rejected["code_429"] == 0 and rejected["by_flow_schema"] == {}
+    assert ours["rejected"]["operator"] == 0 and ours["restart"]["rejected"]["operator"] == 0
+    assert ours["restart"]["writes"]["total"] == 0
