@@ -45,26 +45,29 @@ def kubernetes_version() -> str:
     raise RuntimeError("no KUBERNETES_VERSION in hack/versions.env")
 
 
+def render_chart(release: str, namespace: str, *values: str) -> list[dict[str, Any]]:
+    """The operator's Helm chart rendered by helm (CRDs left out), ``--set`` ``values``."""
+    args = [
+        str(ROOT / ".tools" / "bin" / "helm"),
+        "template",
+        release,
+        str(ROOT / "charts" / "microservice-operator"),
+        "--namespace",
+        namespace,
+        "--kube-version",
+        kubernetes_version(),
+        "--set",
+        "crds.enabled=false",
+    ]
+    for value in values:
+        args += ["--set", value]
+    rendered = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
 def chart_rbac() -> list[dict[str, Any]]:
-    """The chart's ServiceAccount and RBAC objects, rendered by helm (CRDs left out)."""
-    rendered = subprocess.run(
-        [
-            str(ROOT / ".tools" / "bin" / "helm"),
-            "template",
-            RELEASE,
-            str(ROOT / "charts" / "microservice-operator"),
-            "--namespace",
-            NAMESPACE,
-            "--kube-version",
-            kubernetes_version(),
-            "--set",
-            "crds.enabled=false",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(rendered) if d and d.get("kind") in RBAC_KINDS]
+    """The chart's ServiceAccount and RBAC objects."""
+    return [d for d in render_chart(RELEASE, NAMESPACE) if d.get("kind") in RBAC_KINDS]
 
 
 def baseline_rbac() -> list[dict[str, Any]]:

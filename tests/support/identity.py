@@ -8,18 +8,19 @@ applied, and a token of that ServiceAccount (TokenRequest, like
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from hack.bench import identity as bench_identity
 
-from tests.support.cluster import ROOT, Cluster
+from tests.support.cluster import Cluster
 
 RELEASE = "msop"
 NAMESPACE = "msop-system"
 FULLNAME = f"{RELEASE}-microservice-operator"
-RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+RBAC_KINDS = bench_identity.RBAC_KINDS
 
 
 @dataclass(frozen=True)
@@ -30,28 +31,8 @@ class ChartIdentity:
     lease_name: str = FULLNAME
 
 
-def render_chart(*values: str) -> list[dict[str, object]]:
-    versions = dict(
-        line.split("=", 1)
-        for line in (ROOT / "hack" / "versions.env").read_text().splitlines()
-        if "=" in line and not line.startswith("#")
-    )
-    args = [
-        str(ROOT / ".tools" / "bin" / "helm"),
-        "template",
-        RELEASE,
-        str(ROOT / "charts" / "microservice-operator"),
-        "-n",
-        NAMESPACE,
-        "--kube-version",
-        versions["KUBERNETES_VERSION"],
-        "--set",
-        "crds.enabled=false",
-    ]
-    for value in values:
-        args += ["--set", value]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    return [doc for doc in yaml.safe_load_all(out) if doc]
+def render_chart(*values: str) -> list[dict[str, Any]]:
+    return bench_identity.render_chart(RELEASE, NAMESPACE, *values)
 
 
 def install_chart_identity(cluster: Cluster, directory: Path) -> ChartIdentity:
