@@ -151,12 +151,16 @@ async def run(args: argparse.Namespace) -> int:
             else:
                 run = {"when": when}
             results["runs"][str(n)] = run
+            # Saved after every phase: a long run that fails later keeps what it measured.
             if not args.database_only:
                 run["direct_plain"] = await phases.direct_apply(b, n, database=False)
+                save(args.docs, results)
                 run["operator_plain"] = await phases.operator(b, n, database=False, full=True)
+                save(args.docs, results)
             if not args.no_database:
                 if not args.no_baseline:
                     run["direct_db"] = await phases.direct_apply(b, n, database=True)
+                    save(args.docs, results)
                 run["operator_db"] = await phases.operator(b, n, database=True, full=False)
             run["baseline_check"] = baseline_check(run)
             if any(run["baseline_check"].values()):
@@ -197,9 +201,10 @@ async def api_limits(
         for database in kinds:
             key = "db" if database else "plain"
             run[f"direct_{key}"] = await phases.direct_apply(b, n, database=database)
+            results["limits"] = limits
+            save(args.docs, results)
             run[f"operator_{key}"] = await phases.operator(b, n, database=database, full=False)
-        results["limits"] = limits
-        save(args.docs, results)
+            save(args.docs, results)
     await phases.flush(b, wait=False)
     write_report(args.docs, results)
     return 0
@@ -239,7 +244,7 @@ def git_state() -> str:
 
 
 def save(docs: Path, results: dict[str, Any]) -> None:
-    """results.json (also after each size, so a long run leaves partial results)."""
+    """results.json (also after each phase, so a long run leaves partial results)."""
     path = docs / "performance" / "results.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", "utf-8")
