@@ -10,6 +10,7 @@ usual identity); both then fall under the ``service-accounts`` flow schema.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import yaml
 
 from microservice_operator.kube import ApiError, KubeClient
+from microservice_operator.kube.config import Connection
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "msop-bench-identity"
@@ -92,12 +94,12 @@ def baseline_rbac() -> list[dict[str, Any]]:
     ]
 
 
-def kubeconfig_for(admin: KubeClient, token: str) -> dict[str, Any]:
-    """A kubeconfig of the admin's cluster with a bearer token as its user."""
-    conn = admin.connection
+def kubeconfig_for(conn: Connection, token: str) -> dict[str, Any]:
+    """A kubeconfig of the same cluster as ``conn`` with a bearer token as its user."""
     cluster: dict[str, Any] = {"server": conn.server}
-    if conn.ca_file:
-        cluster["certificate-authority"] = conn.ca_file
+    if conn.ca_file:  # inline: the loader's copy of inline data is a temporary file
+        ca = Path(conn.ca_file).read_bytes()
+        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
     if conn.insecure:
         cluster["insecure-skip-tls-verify"] = True
     return {
@@ -140,7 +142,9 @@ async def service_accounts(admin: KubeClient, work: Path) -> Identities:
     paths = []
     for sa, name in ((operator_sa, "operator"), (BASELINE_SA, "baseline")):
         path = work / f"{name}-sa.kubeconfig"
-        path.write_text(json.dumps(kubeconfig_for(admin, await _token(admin, sa))), "utf-8")
+        path.write_text(
+            json.dumps(kubeconfig_for(admin.connection, await _token(admin, sa))), "utf-8"
+        )
         path.chmod(0o600)
         paths.append(path)
     return Identities(operator=paths[0], baseline=paths[1])

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from hack.bench import kube, report_limits
-from hack.bench.identity import baseline_rbac, chart_rbac
+from hack.bench.identity import baseline_rbac, chart_rbac, kubeconfig_for
 from hack.bench.process import samples
+
+from microservice_operator.kube.config import Connection, from_kubeconfig
 
 REJECTED = "apiserver_flowcontrol_rejected_requests_total"
 SERVER = f"""\
@@ -86,3 +90,15 @@ def test_identities_use_a_release_of_their_own_and_a_cluster_admin_baseline() ->
     assert all(d["metadata"]["name"].startswith("msop-bench-") for d in chart)
     binding = baseline_rbac()[1]
     assert binding["roleRef"]["name"] == "cluster-admin"
+
+
+def test_a_service_account_kubeconfig_carries_the_ca_inline(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    doc = kubeconfig_for(Connection(server="https://127.0.0.1:6443", ca_file=str(ca)), "t0k")
+    path = tmp_path / "sa.kubeconfig"
+    path.write_text(json.dumps(doc))
+    ca.unlink()  # the written kubeconfig no longer needs the file it was made from
+    loaded = from_kubeconfig(path)
+    assert loaded.server == "https://127.0.0.1:6443" and loaded.bearer_token() == "t0k"
+    assert loaded.ca_file and Path(loaded.ca_file).read_bytes().startswith(b"-----BEGIN")
