@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from hack.versions import kubernetes_version
 
 from microservice_operator.kube import ApiError, KubeClient
 from microservice_operator.kube.config import Connection
@@ -37,14 +38,6 @@ class Identities:
 
     operator: Path
     baseline: Path
-
-
-def kubernetes_version() -> str:
-    """The version the local control plane is built at (hack/versions.env)."""
-    for line in (ROOT / "hack" / "versions.env").read_text("utf-8").splitlines():
-        if line.startswith("KUBERNETES_VERSION="):
-            return line.split("=", 1)[1].strip().strip('"')
-    raise RuntimeError("no KUBERNETES_VERSION in hack/versions.env")
 
 
 def render_chart(release: str, namespace: str, *values: str) -> list[dict[str, Any]]:

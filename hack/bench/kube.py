@@ -10,12 +10,13 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from hack.bench.process import samples
+from hack.bench.prometheus import samples, total
 
 from microservice_operator.kube import ApiError, KubeClient
 
@@ -120,27 +121,35 @@ def workload_ready(body: Body) -> bool:
     )
 
 
+def _session(
+    api: KubeClient, accept: str, timeout: aiohttp.ClientTimeout = aiohttp.client.DEFAULT_TIMEOUT
+) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    """A session of its own to the API server (streams and text), and its headers."""
+    conn = api.connection
+    headers = {"Accept": accept, "User-Agent": BENCH_AGENT}
+    token = conn.bearer_token()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connector = aiohttp.TCPConnector(ssl=conn.ssl_context())
+    return aiohttp.ClientSession(
+        base_url=conn.server, connector=connector, timeout=timeout
+    ), headers
+
+
 async def watch(
     api: KubeClient, path: str, resource_version: str
 ) -> AsyncGenerator[tuple[str, Body]]:
     """Stream (type, object) from a watch, starting after ``resource_version``."""
-    conn = api.connection
-    headers = {"Accept": "application/json", "User-Agent": BENCH_AGENT}
-    token = conn.bearer_token()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
     params = {
         "watch": "1",
         "resourceVersion": resource_version,
         "allowWatchBookmarks": "true",
         "timeoutSeconds": "3600",
     }
-    connector = aiohttp.TCPConnector(ssl=conn.ssl_context())
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-    async with (
-        aiohttp.ClientSession(base_url=conn.server, connector=connector, timeout=timeout) as http,
-        http.get(path, params=params, headers=headers) as response,
-    ):
+    session, headers = _session(
+        api, "application/json", aiohttp.ClientTimeout(total=None, sock_read=None)
+    )
+    async with session as http, http.get(path, params=params, headers=headers) as response:
         response.raise_for_status()
         async for line in response.content:
             if line.strip():
@@ -150,35 +159,20 @@ async def watch(
 
 async def server_metrics(api: KubeClient) -> str:
     """The API server's /metrics (Prometheus text)."""
-    conn = api.connection
-    headers = {"Accept": "text/plain", "User-Agent": BENCH_AGENT}
-    token = conn.bearer_token()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    connector = aiohttp.TCPConnector(ssl=conn.ssl_context())
-    async with (
-        aiohttp.ClientSession(base_url=conn.server, connector=connector) as http,
-        http.get("/metrics", headers=headers) as response,
-    ):
+    session, headers = _session(api, "text/plain")
+    async with session as http, http.get("/metrics", headers=headers) as response:
         response.raise_for_status()
         return await response.text()
 
 
 def rejections(text: str) -> dict[str, Any]:
     """429 answers so far: all of them, and those priority and fairness gave, by flow schema."""
-    by_schema: dict[str, int] = {}
+    by_schema: Counter[str] = Counter()
     for labels, value in samples(text, "apiserver_flowcontrol_rejected_requests_total"):
-        schema = labels.get("flow_schema", "?")
-        by_schema[schema] = by_schema.get(schema, 0) + int(value)
+        by_schema[labels.get("flow_schema", "?")] += int(value)
     return {
-        "code_429": int(
-            sum(
-                v
-                for labels, v in samples(text, "apiserver_request_total")
-                if labels.get("code") == "429"
-            )
-        ),
-        "by_flow_schema": by_schema,
+        "code_429": int(total(text, "apiserver_request_total", code="429")),
+        "by_flow_schema": dict(by_schema),
     }
 
 

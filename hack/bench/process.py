@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import re
 import resource
 import signal
 import socket
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from hack.bench import prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 TICK = os.sysconf("SC_CLK_TCK")
@@ -53,20 +53,6 @@ CONTROL_PLANE = (
     "kwok-controller",
 )
 """The local cluster's processes, by the names of their pid files."""
-
-
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)")
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
-    """The samples of metric ``name`` in Prometheus text format: (labels, value)."""
-    out = []
-    for line in text.splitlines():
-        found = SAMPLE.match(line)
-        if found and found[1] == name:
-            out.append((dict(LABEL.findall(found[2] or "")), float(found[3])))
-    return out
 
 
 def cpu_by_process(pids: Path) -> dict[str, float]:
@@ -185,7 +171,7 @@ class Operator:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         async with aiohttp.ClientSession() as http, http.get(url) as answer:
             text = await answer.text()
-        return int(sum(v for labels, v in samples(text, name) if match.items() <= labels.items()))
+        return int(prometheus.total(text, name, **match))
 
     async def reconciles(self) -> int:
         """Reconcile passes so far (any result)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hack.versions import kubernetes_version
 
 from microservice_operator.kube import KubeClient
 from tests.support.cluster import ROOT, Cluster, eventually
@@ -38,18 +39,12 @@ async def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-def kube_version() -> str:
-    env = (ROOT / "hack" / "versions.env").read_text(encoding="utf-8")
-    prefix = "KUBERNETES_VERSION="
-    return next(line.removeprefix(prefix) for line in env.splitlines() if line.startswith(prefix))
-
-
 async def helm_template(namespace: str, *flags: str) -> str:
     if not HELM.exists():
         pytest.fail(f"{HELM.relative_to(ROOT)} is missing: run `make tools` to build helm")
     code, out, err = await run(
         str(HELM), "template", "msop", str(CHART), "--namespace", namespace,
-        "--kube-version", kube_version(), *flags,
+        "--kube-version", kubernetes_version(), *flags,
     )  # fmt: skip
     assert code == 0, f"helm template failed:\n{err}"
     return out

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from hack.bench import identity as bench_identity
 
+from microservice_operator.kube.config import from_kubeconfig
 from tests.support.cluster import Cluster
 
 RELEASE = "msop"
@@ -47,17 +48,7 @@ def install_chart_identity(cluster: Cluster, directory: Path) -> ChartIdentity:
         input=yaml.safe_dump_all(rbac),
     )
     token = cluster.kubectl("-n", NAMESPACE, "create", "token", FULLNAME, "--duration=6h").strip()
-    admin = yaml.safe_load(cluster.kubeconfig.read_text())
-    context = next(c for c in admin["contexts"] if c["name"] == admin["current-context"])["context"]
-    server = next(c for c in admin["clusters"] if c["name"] == context["cluster"])["cluster"]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "operator",
-        "clusters": [{"name": "local", "cluster": server}],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [{"name": "operator", "context": {"cluster": "local", "user": "operator"}}],
-    }
+    config = bench_identity.kubeconfig_for(from_kubeconfig(cluster.kubeconfig), token)
     path = directory / "operator.kubeconfig"
     path.write_text(json.dumps(config), encoding="utf-8")
     path.chmod(0o600)

@@ -8,7 +8,7 @@ from typing import Any
 
 from hack.bench import kube, report_limits
 from hack.bench.identity import baseline_rbac, chart_rbac, kubeconfig_for
-from hack.bench.process import samples
+from hack.bench.prometheus import samples
 
 from microservice_operator.kube.config import Connection, from_kubeconfig
 

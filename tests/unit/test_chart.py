@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from hack.versions import kubernetes_version
 
 from microservice_operator.api.crd import crd
 from microservice_operator.api.crd_chart import chart_crd_template, escape_template
@@ -79,13 +80,6 @@ Manifest = dict[str, Any]
 Grants = dict[tuple[str, str], set[str]]
 
 
-def kube_version() -> str:
-    for line in (ROOT / "hack" / "versions.env").read_text(encoding="utf-8").splitlines():
-        if line.startswith("KUBERNETES_VERSION="):
-            return line.split("=", 1)[1]
-    raise AssertionError("hack/versions.env has no KUBERNETES_VERSION")
-
-
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     if not HELM.exists():
         pytest.fail(f"{HELM.relative_to(ROOT)} is missing: run `make tools` to build helm")
@@ -98,7 +92,7 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 @cache
 def template_text(*flags: str) -> str:
     args = ["template", RELEASE, str(CHART), "--namespace", NAMESPACE]
-    return helm(*args, "--kube-version", kube_version(), *flags).stdout
+    return helm(*args, "--kube-version", kubernetes_version(), *flags).stdout
 
 
 def render(*flags: str) -> list[Manifest]:
@@ -273,7 +267,7 @@ def test_replicas_above_one_need_leader_election_and_get_a_budget() -> None:
     flags = ("--set", "replicaCount=2,podDisruptionBudget.maxUnavailable=50%")
     (pdb,) = of_kind(render(*flags), "PodDisruptionBudget")
     assert pdb["spec"] == {"selector": pdb["spec"]["selector"], "maxUnavailable": "50%"}
-    args = ["template", "x", str(CHART), "--kube-version", kube_version()]
+    args = ["template", "x", str(CHART), "--kube-version", kubernetes_version()]
     failed = helm(*args, "--set", "replicaCount=2,leaderElection.enabled=false", check=False)
     assert failed.returncode != 0 and "requires leaderElection.enabled=true" in failed.stderr
 
@@ -307,7 +301,7 @@ def test_service_monitor_is_optional_and_scrapes_the_metrics_service() -> None:
     ids=lambda flags: flags[1],
 )
 def test_schema_rejects_unknown_or_invalid_values(flags: list[str]) -> None:
-    args = ["template", "x", str(CHART), "--kube-version", kube_version(), *flags]
+    args = ["template", "x", str(CHART), "--kube-version", kubernetes_version(), *flags]
     result = helm(*args, check=False)
     assert result.returncode != 0
     assert "values don't meet the specifications of the schema" in result.stderr
