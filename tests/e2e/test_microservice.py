@@ -282,9 +282,13 @@ async def test_a_foreign_object_in_the_way_is_stalled_not_taken_over(
     await kube.delete("v1", "Service", "taken", namespace)
     body = await wait_condition(kube, namespace, "taken", timeout=60)
     assert condition(body, "Stalled")["status"] == "False"
-    events = await kube.list("v1", "Event", namespace)
-    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "taken"}
-    assert {"ChildConflict", "Ready"} <= reasons
+
+    async def both_events() -> bool:  # Events are posted right after the status write
+        events = await kube.list("v1", "Event", namespace)
+        reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "taken"}
+        return {"ChildConflict", "Ready"} <= reasons
+
+    await eventually(both_events, timeout=10, what="ChildConflict and Ready Events")
 
 
 async def test_bad_quantity_is_rejected_by_cel(kube: KubeClient, namespace: str) -> None:
