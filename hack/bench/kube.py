@@ -54,12 +54,25 @@ async def ensure_namespace(api: KubeClient, name: str) -> None:
 
 
 async def delete_namespace(api: KubeClient, name: str, give_up: float = 900) -> float:
-    """Delete a namespace and wait until it is gone; seconds taken."""
+    """Delete a namespace and wait until it is gone; seconds taken.
+
+    Its pods are removed at once (grace period 0) rather than one by one through
+    kwok's graceful deletion, which managed about six a second: a namespace of
+    10,000 pods took 25 minutes to go. Once the namespace is terminating no new pod
+    can be created in it, so one sweep every few seconds empties it.
+    """
     start = time.monotonic()
     await api.delete("v1", "Namespace", name)
+    pods = (await api.resource("v1", "Pod")).path(name)
+    force = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+    swept = 0.0
     while await api.get("v1", "Namespace", name) is not None:
         if time.monotonic() - start > give_up:
             raise TimeoutError(f"namespace {name} not gone after {give_up} s")
+        if time.monotonic() - swept > 5:
+            with contextlib.suppress(ApiError, TimeoutError):
+                await api.request("DELETE", pods, body=force)
+            swept = time.monotonic()
         await asyncio.sleep(1)
     return time.monotonic() - start
 
