@@ -137,6 +137,8 @@ async def run(args: argparse.Namespace) -> int:
             results["runs"] = previous["runs"]
             if "helm" in previous and not args.helm:
                 results["helm"] = previous["helm"]
+            if "limits" in previous:
+                results["limits"] = previous["limits"]
             earlier = previous["meta"].pop("earlier", [])
             results["meta"]["earlier"] = [*earlier, previous["meta"]]
         capacity = b.capacity

@@ -89,7 +89,7 @@ async def flush(b: Bench, *, wait: bool = True) -> None:
         b.say(f"deleting {len(pending)} namespaces in the background")
         return
     start = time.monotonic()
-    # Pods are swept with grace period 0 (see kube.delete_namespace); the limit is generous.
+    # The bulk kinds are swept in parallel (see kube.delete_namespace); the limit is generous.
     await asyncio.gather(
         *(kube.delete_namespace(b.api, ns, give_up=900 + pods / 2) for ns, _, pods in pending)
     )

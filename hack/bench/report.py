@@ -208,6 +208,35 @@ def cpu_table(results: Results) -> list[str]:
     ]
 
 
+def _nodes(results: Results) -> dict[str, str]:
+    """Nodes of the cluster each size was measured on (the latest run of that size)."""
+    meta = results["meta"]
+    nodes: dict[str, str] = {}
+    for run in [*meta.get("earlier", []), meta]:
+        for n in run["sizes"]:
+            nodes[str(n)] = str(run["nodes"])
+    return {n: nodes[n] for n in results["runs"] if n in nodes}
+
+
+def _idle_seconds(results: Results) -> dict[str, str]:
+    """Length of each size's steady-state phase."""
+    return {
+        n: f"{run['operator_plain']['idle']['seconds']:.0f} s"
+        for n, run in results["runs"].items()
+        if "idle" in (run.get("operator_plain") or {})
+    }
+
+
+def _by_size(values: dict[str, str]) -> str:
+    """``{"100": "30", "1000": "30", "5000": "150"}`` -> "30 (N=100, 1000), 150 (N=5000)"."""
+    groups: dict[str, list[str]] = {}
+    for n, value in values.items():
+        groups.setdefault(value, []).append(n)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return ", ".join(f"{value} (N={', '.join(sizes)})" for value, sizes in groups.items())
+
+
 def markdown(results: Results, plot_names: list[str]) -> str:
     """docs/performance.md."""
     meta = results["meta"]
@@ -236,12 +265,12 @@ def markdown(results: Results, plot_names: list[str]) -> str:
         "",
         "One run measures everything side by side on a local control plane (real",
         f"kube-apiserver {meta['kubernetes']}, etcd, kube-controller-manager, kube-scheduler;",
-        f"{meta['nodes']} [kwok](https://kwok.sigs.k8s.io) nodes that run pods without a container",
-        "runtime). The API server, etcd, the controllers, kwok, the operator and the",
-        "benchmark driver all share the same two cores with whatever else runs on the",
-        "machine, so absolute times are pessimistic and vary by tens of percent between",
-        "runs (N=100 without database took the operator 12.0 s in one run, 17.3 s in",
-        "another); the ratios measured in one run are the useful numbers.",
+        f"{_by_size(_nodes(results))} [kwok](https://kwok.sigs.k8s.io) nodes that run pods",
+        "without a container runtime). The API server, etcd, the controllers, kwok, the",
+        "operator and the benchmark driver all share the same two cores with whatever",
+        "else runs on the machine, so absolute times are pessimistic and vary by tens of",
+        "percent between runs (N=100 without database took the operator 12.0 s in one",
+        "run, 17.3 s in another); the ratios measured in one run are the useful numbers.",
         "",
         "- **Operator**: `python -m microservice_operator.cli run --log-format json` as its own",
         "  process, watching the phase's namespace (`-n`). The driver POSTs N MicroServices",
@@ -269,8 +298,8 @@ def markdown(results: Results, plot_names: list[str]) -> str:
         "  `kopf/`). Lease writes are excluded (leader election is off here anyway).",
         "  *Create* counts from the first POST until the operator is idle after all are Ready;",
         "  *no-op resync* touches an annotation on every MicroService; *steady state* is",
-        f"  {meta['idle']:.0f} s with nothing happening; *restart* stops the operator and",
-        "  starts a fresh process over the converged objects.",
+        f"  {_by_size(_idle_seconds(results))} with nothing happening; *restart* stops the",
+        "  operator and starts a fresh process over the converged objects.",
         "- **Resync on restart**: process start → liveness answers → the process goes idle",
         "  (no 0.1 s sample above 10 % of a core for 3 s). Together with zero writes this",
         "  means every object was listed, indexed and found unchanged.",

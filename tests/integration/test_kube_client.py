@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from microservice_operator.kube import FIELD_MANAGER, ApiError, KubeClient
+from microservice_operator.observability import REGISTRY
+from tests.support.cluster import Cluster, eventually
 
 
 def config_map(name: str, namespace: str, **data: str) -> dict[str, Any]:
@@ -84,3 +87,67 @@ async def test_writes_are_counted_by_verb(kube: KubeClient, namespace: str) -> N
     await kube.delete("v1", "ConfigMap", "w", namespace)
     assert kube.writes["PATCH"] == before.get("PATCH", 0) + 1
     assert kube.writes["DELETE"] == before.get("DELETE", 0) + 1
+
+
+async def test_a_real_429_is_retried_with_backoff_then_raised(
+    cluster: Cluster, kube: KubeClient, namespace: str
+) -> None:
+    # The Eviction API answers 429 while a PodDisruptionBudget allows no disruption:
+    # a 429 from a real API server, without turning its request limits on.
+    labels = {"app": "guarded"}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "guarded", "namespace": namespace, "labels": labels},
+        "spec": {"containers": [{"name": "c", "image": "registry.example/guarded:1"}]},
+    }
+    budget = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "guarded", "namespace": namespace},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": labels}},
+    }
+    await kube.create(pod)
+    await kube.create(budget)
+
+    async def running() -> bool:
+        live = await kube.get("v1", "Pod", "guarded", namespace)
+        return bool(live and (live.get("status") or {}).get("phase") == "Running")
+
+    async def guarding() -> bool:
+        live = await kube.get("policy/v1", "PodDisruptionBudget", "guarded", namespace)
+        status = (live or {}).get("status") or {}
+        return bool(
+            live
+            and status.get("observedGeneration") == live["metadata"]["generation"]
+            and status.get("currentHealthy") == 1
+            and status.get("disruptionsAllowed") == 0
+        )
+
+    await eventually(running, what="the pod running")
+    await eventually(guarding, what="the budget allowing no disruption")
+
+    eviction = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "guarded", "namespace": namespace},
+    }
+    path = (await kube.resource("v1", "Pod")).path(namespace, "guarded") + "/eviction"
+
+    def rejected() -> float:
+        value = REGISTRY.get_sample_value(
+            "rest_client_requests_total", {"method": "POST", "code": "429"}
+        )
+        return value or 0.0
+
+    before = rejected()
+    async with KubeClient.connect(str(cluster.kubeconfig), retries=2) as client:
+        start = time.monotonic()
+        with pytest.raises(ApiError) as caught:
+            await client.request("POST", path, body=eviction)
+        took = time.monotonic() - start
+    assert caught.value.status == 429
+    assert "disruption budget" in caught.value.message
+    assert rejected() - before == 3  # the first try and two retries
+    assert took >= 0.2 + 0.4  # the backoff (0.2 s, then 0.4 s) was waited, at least
+    assert await kube.get("v1", "Pod", "guarded", namespace) is not None

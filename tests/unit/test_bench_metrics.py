@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hack.bench import kube, report_limits
+from hack.bench import kube, report, report_limits
 from hack.bench.identity import baseline_rbac, chart_rbac, kubeconfig_for
 from hack.bench.prometheus import samples
 
@@ -102,3 +102,10 @@ def test_a_service_account_kubeconfig_carries_the_ca_inline(tmp_path: Path) -> N
     loaded = from_kubeconfig(path)
     assert loaded.server == "https://127.0.0.1:6443" and loaded.bearer_token() == "t0k"
     assert loaded.ca_file and Path(loaded.ca_file).read_bytes().startswith(b"-----BEGIN")
+
+
+def test_per_size_values_are_grouped_and_one_value_stands_alone() -> None:
+    assert report._by_size({"100": "30", "1000": "30", "5000": "150"}) == (
+        "30 (N=100, 1000), 150 (N=5000)"
+    )
+    assert report._by_size({"100": "120 s", "1000": "120 s"}) == "120 s"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
@@ -25,6 +26,7 @@ FIELD_MANAGER = "microservice-operator"
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 MERGE_CONTENT_TYPE = "application/merge-patch+json"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_WAIT = 10.0
 USER_AGENT = f"microservice-operator/{__version__}"
 
 Body = dict[str, Any]
@@ -49,6 +51,19 @@ class ApiError(Exception):
     def conflict(self) -> bool:
         """True for 409 (already exists, or a resourceVersion conflict)."""
         return self.status == 409
+
+
+def retry_wait(retry_after: str | None, backoff: float, jitter: float) -> float:
+    """Seconds to wait before retrying an answer in ``RETRY_STATUSES``.
+
+    The server's ``Retry-After`` (whole seconds) is a floor under our own backoff,
+    capped at ``MAX_RETRY_WAIT``; ``jitter`` (0 to 1) stretches the wait by up to
+    half, so clients turned away together do not all come back together.
+    """
+    wait = backoff
+    if retry_after and retry_after.isdigit():
+        wait = max(wait, float(retry_after))
+    return min(wait, MAX_RETRY_WAIT) * (1.0 + jitter / 2)
 
 
 class KubeClient:
@@ -145,8 +160,7 @@ class KubeClient:
             if method != "GET" and status < 400:
                 self.writes[method] += 1
             if status in RETRY_STATUSES and attempt < self._retries:
-                wait = float(retry_after) if retry_after and retry_after.isdigit() else delay
-                await asyncio.sleep(min(wait, 10.0))
+                await asyncio.sleep(retry_wait(retry_after, delay, random.random()))
                 delay = min(delay * 2, 5.0)
                 continue
             payload: Body = json.loads(text) if text.strip().startswith("{") else {}
