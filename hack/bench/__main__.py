@@ -65,7 +65,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--add",
         action="store_true",
-        help="keep the other sizes (and Helm figures) of results.json, replace these sizes",
+        help=(
+            "keep the other sizes (and Helm and limits figures) of results.json, replace"
+            " these sizes (only their db phases with --database-only, their plain phases"
+            " with --no-database)"
+        ),
     )
     return p.parse_args(argv)
 
@@ -150,6 +154,9 @@ async def run(args: argparse.Namespace) -> int:
             run: dict[str, Any] = results["runs"].get(str(n)) or {"when": when}
             if args.database_only:
                 run["database_when"] = when
+            elif args.no_database and "operator_db" in run:  # keep the earlier db phases
+                run.setdefault("database_when", run["when"])
+                run["when"] = when
             else:
                 run = {"when": when}
             results["runs"][str(n)] = run
