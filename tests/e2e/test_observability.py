@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import re
 
+from hack.bench.prometheus import total
+
 from microservice_operator.kube import KubeClient
 from tests.support.microservices import microservice, wait_condition
 from tests.support.operator import OperatorProcess
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{k}="{v}"' in line for k, v in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 async def test_metrics_count_reconciles_writes_and_conditions(
@@ -26,21 +18,21 @@ async def test_metrics_count_reconciles_writes_and_conditions(
     await kube.create(microservice("seen", namespace))
     await wait_condition(kube, namespace, "seen", timeout=60)
     after = operator.metrics()
-    done = sample(
+    done = total(
         after, "controller_runtime_reconcile_total", controller="microservice", result="success"
     )
-    assert done > sample(
+    assert done > total(
         before, "controller_runtime_reconcile_total", controller="microservice", result="success"
     )
     assert (
-        sample(after, "controller_runtime_reconcile_time_seconds_count", controller="microservice")
+        total(after, "controller_runtime_reconcile_time_seconds_count", controller="microservice")
         > 0
     )
-    assert sample(after, "rest_client_requests_total", method="PATCH") > sample(
+    assert total(after, "rest_client_requests_total", method="PATCH") > total(
         before, "rest_client_requests_total", method="PATCH"
     )
     assert (
-        sample(after, "microservice_operator_microservices", condition="Ready", status="True") >= 1
+        total(after, "microservice_operator_microservices", condition="Ready", status="True") >= 1
     )
     assert re.search(r"^workqueue_depth\{", after, re.MULTILINE)
     assert "controller_runtime_active_workers" in after
